@@ -1,0 +1,2 @@
+//! Policies that act in somnium envs.
+

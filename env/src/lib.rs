@@ -1,0 +1,2 @@
+//! Gym-style environments.
+

@@ -1,0 +1,78 @@
+//! Ground-truth worlds for somnium: rapier3d scenes, their spaces, rewards and
+//! terminations, and a software ray-cast renderer that draws what a camera sees.
+//!
+//! Every scenario implements [`Scenario`]. Build one by name with [`make`]:
+//!
+//! ```no_run
+//! use somnium_scenarios::{make, Action};
+//! let mut s = make("bounce-v0", "id").unwrap();
+//! s.reset(7);
+//! let t = s.step(&Action::Continuous(vec![0.0, 0.0])).unwrap();
+//! let frame = s.render(64, 64);
+//! assert_eq!(frame.data.len(), 64 * 64 * 3);
+//! # let _ = t;
+//! ```
+
+mod space;
+mod types;
+
+pub use space::{Action, Space};
+pub use types::{ColorTable, Frame, ObjectColor, ScenarioError, Transition};
+
+/// A rapier3d scene with a fixed control rate, driven one action at a time.
+///
+/// Semantics every implementation keeps:
+/// - `reset(seed)` rebuilds the world from the config and the seed; the same seed
+///   gives bit-identical states and frames.
+/// - `step` validates the action (wrong length, NaN or an out-of-range discrete
+///   index is an error that names the problem; continuous actions inside their
+///   length are clipped to the box), applies it, advances physics by one control
+///   period (`1 / control_hz`, in `substeps` physics steps) and returns the reward
+///   and whether the episode terminated. Truncation (time limits) is the env's job;
+///   [`Scenario::max_episode_steps`] says where that limit sits.
+/// - `state()` is the documented state vector (see [`Scenario::state_names`]).
+pub trait Scenario: Send {
+    /// The registered id, e.g. `bounce-v0`.
+    fn id(&self) -> &'static str;
+    /// The named variant this config came from (`id`, `ood`, or `custom`).
+    fn variant(&self) -> &str;
+    /// The full config as JSON, for manifests and reproducibility.
+    fn config_json(&self) -> serde_json::Value;
+    /// Space of valid actions.
+    fn action_space(&self) -> Space;
+    /// Space of the state vector (a `Box` with one entry per [`Self::state_names`]).
+    fn state_space(&self) -> Space;
+    /// One name per entry of the state vector, e.g. `ball0.x`.
+    fn state_names(&self) -> Vec<String>;
+    /// Rebuild the world for `seed`.
+    fn reset(&mut self, seed: u64);
+    /// Apply `action` and advance one control period.
+    fn step(&mut self, action: &Action) -> Result<Transition, ScenarioError>;
+    /// The current state vector.
+    fn state(&self) -> Vec<f32>;
+    /// Control steps per second (15 by default).
+    fn control_hz(&self) -> f32;
+    /// The time limit the env applies (`None` for no limit).
+    fn max_episode_steps(&self) -> Option<u32>;
+    /// One distinct flat colour per object; part of the public API so objects can
+    /// be found in frames by colour alone.
+    fn colors(&self) -> ColorTable;
+    /// Render the current world to an RGB u8 frame of `width x height`.
+    fn render(&self, width: usize, height: usize) -> Frame;
+    /// A scripted expert that uses the true state to reach interesting states
+    /// (the pusher pushes the cube, the cart balances the pole).
+    fn scripted_action(&self, rng: &mut dyn rand::RngCore) -> Action;
+    /// Where object centroids can lie in a `width x height` frame, in pixels
+    /// `[x_min, y_min, x_max, y_max]` (the arena's inner walls, projected), for
+    /// baselines that reflect motion at the walls. `None` where there is no arena.
+    fn arena_px(&self, width: usize, height: usize) -> Option<[f32; 4]>;
+}
+
+/// Every registered scenario id.
+pub const SCENARIO_IDS: &[&str] = &["bounce-v0", "push-v0", "cartpole-v0", "reach-v0", "occlusion-v0"];
+
+/// Build a scenario by id and named variant (`id` or `ood`).
+pub fn make(id: &str, variant: &str) -> Result<Box<dyn Scenario>, ScenarioError> {
+    let _ = (id, variant);
+    Err(ScenarioError::UnknownScenario(id.to_string()))
+}

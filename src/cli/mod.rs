@@ -1,0 +1,5 @@
+//! One module per `somnium` subcommand.
+
+pub mod record;
+pub mod render;
+pub mod scenarios;

@@ -1,0 +1,37 @@
+//! The `somnium` command line. Each subcommand lives in its own module under
+//! `src/cli/`; this file only parses arguments and dispatches.
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// somnium: a world-model simulation environment. Record physics, train a
+/// spacetime DiT on it, dream, and check every dream against the ground truth.
+#[derive(Parser)]
+#[command(name = "somnium", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the scenarios with their spaces and variants.
+    Scenarios(cli::scenarios::Args),
+    /// Render an episode of a scenario to a GIF.
+    Render(cli::render::Args),
+    /// Record episodes of a scenario into dataset shards.
+    Record(cli::record::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Scenarios(a) => cli::scenarios::run(a),
+        Command::Render(a) => cli::render::run(a),
+        Command::Record(a) => cli::record::run(a),
+    }
+}

@@ -1,0 +1,2 @@
+//! World model.
+pub mod data;
