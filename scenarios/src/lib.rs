@@ -13,11 +13,29 @@
 //! # let _ = t;
 //! ```
 
+mod bounce;
+mod cartpole;
+mod config;
+mod occlusion;
+mod push;
+mod reach;
+mod render;
 mod space;
+#[cfg(test)]
+mod tests;
 mod types;
+mod world;
 
+pub use bounce::{Bounce, BounceConfig};
+pub use cartpole::{CartPole, CartPoleConfig};
+pub use config::{make_from_file, make_from_str, make_with_config, ScenarioConfig};
+pub use occlusion::{Occlusion, OcclusionConfig};
+pub use push::{Push, PushConfig};
+pub use reach::{Reach, ReachConfig};
+pub use render::{Camera, Lighting};
 pub use space::{Action, Space};
 pub use types::{ColorTable, Frame, ObjectColor, ScenarioError, Transition};
+pub use world::{CountRange, Range};
 
 /// A rapier3d scene with a fixed control rate, driven one action at a time.
 ///
@@ -69,10 +87,15 @@ pub trait Scenario: Send {
 }
 
 /// Every registered scenario id.
-pub const SCENARIO_IDS: &[&str] = &["bounce-v0", "push-v0", "cartpole-v0", "reach-v0", "occlusion-v0"];
+pub const SCENARIO_IDS: &[&str] = &[
+    "bounce-v0",
+    "push-v0",
+    "cartpole-v0",
+    "reach-v0",
+    "occlusion-v0",
+];
 
 /// Build a scenario by id and named variant (`id` or `ood`).
 pub fn make(id: &str, variant: &str) -> Result<Box<dyn Scenario>, ScenarioError> {
-    let _ = (id, variant);
-    Err(ScenarioError::UnknownScenario(id.to_string()))
+    make_with_config(ScenarioConfig::preset(id, variant)?, variant)
 }

@@ -9,7 +9,11 @@ use crate::ScenarioError;
 #[serde(rename_all = "snake_case")]
 pub enum Space {
     /// A box of f32 values with per-element bounds; `low.len() == high.len() == shape.iter().product()`.
-    Box { low: Vec<f32>, high: Vec<f32>, shape: Vec<usize> },
+    Box {
+        low: Vec<f32>,
+        high: Vec<f32>,
+        shape: Vec<usize>,
+    },
     /// The integers `0..n`.
     Discrete(usize),
 }
@@ -67,7 +71,9 @@ impl Space {
             }
             (Space::Discrete(n), Action::Discrete(i)) => {
                 if i >= n {
-                    Err(ScenarioError::BadAction(format!("discrete action {i} is outside 0..{n}")))
+                    Err(ScenarioError::BadAction(format!(
+                        "discrete action {i} is outside 0..{n}"
+                    )))
                 } else {
                     Ok(())
                 }
@@ -87,9 +93,10 @@ impl Space {
             return false;
         }
         match (self, action) {
-            (Space::Box { low, high, .. }, Action::Continuous(v)) => {
-                v.iter().zip(low.iter().zip(high)).all(|(x, (l, h))| x >= l && x <= h)
-            }
+            (Space::Box { low, high, .. }, Action::Continuous(v)) => v
+                .iter()
+                .zip(low.iter().zip(high))
+                .all(|(x, (l, h))| x >= l && x <= h),
             _ => true,
         }
     }
@@ -99,9 +106,14 @@ impl Space {
         match self {
             Space::Box { low, high, .. } => {
                 values.len() == low.len()
-                    && values.iter().zip(low.iter().zip(high)).all(|(x, (l, h))| *x >= *l && *x <= *h)
+                    && values
+                        .iter()
+                        .zip(low.iter().zip(high))
+                        .all(|(x, (l, h))| *x >= *l && *x <= *h)
             }
-            Space::Discrete(n) => values.len() == 1 && values[0] >= 0.0 && (values[0] as usize) < *n,
+            Space::Discrete(n) => {
+                values.len() == 1 && values[0] >= 0.0 && (values[0] as usize) < *n
+            }
         }
     }
 
@@ -109,7 +121,10 @@ impl Space {
     pub fn clip(&self, action: &Action) -> Action {
         match (self, action) {
             (Space::Box { low, high, .. }, Action::Continuous(v)) => Action::Continuous(
-                v.iter().zip(low.iter().zip(high)).map(|(x, (l, h))| x.clamp(*l, *h)).collect(),
+                v.iter()
+                    .zip(low.iter().zip(high))
+                    .map(|(x, (l, h))| x.clamp(*l, *h))
+                    .collect(),
             ),
             _ => action.clone(),
         }
@@ -119,9 +134,12 @@ impl Space {
     pub fn sample(&self, rng: &mut dyn rand::RngCore) -> Action {
         use rand::Rng;
         match self {
-            Space::Box { low, high, .. } => {
-                Action::Continuous(low.iter().zip(high).map(|(l, h)| rng.random_range(*l..=*h)).collect())
-            }
+            Space::Box { low, high, .. } => Action::Continuous(
+                low.iter()
+                    .zip(high)
+                    .map(|(l, h)| rng.random_range(*l..=*h))
+                    .collect(),
+            ),
             Space::Discrete(n) => Action::Discrete(rng.random_range(0..*n)),
         }
     }
@@ -131,7 +149,11 @@ impl Space {
         let a = match self {
             Space::Box { .. } => Action::Continuous(values.to_vec()),
             Space::Discrete(_) => {
-                if values.len() != 1 || !values[0].is_finite() || values[0] < 0.0 || values[0].fract() != 0.0 {
+                if values.len() != 1
+                    || !values[0].is_finite()
+                    || values[0] < 0.0
+                    || values[0].fract() != 0.0
+                {
                     return Err(ScenarioError::BadAction(format!(
                         "a discrete action is one non-negative integer, got {values:?}"
                     )));

@@ -40,7 +40,9 @@ pub struct Transition {
 /// Errors from scenarios: always names what was wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("unknown scenario '{0}' (known: bounce-v0, push-v0, cartpole-v0, reach-v0, occlusion-v0)")]
+    #[error(
+        "unknown scenario '{0}' (known: bounce-v0, push-v0, cartpole-v0, reach-v0, occlusion-v0)"
+    )]
     UnknownScenario(String),
     #[error("unknown variant '{variant}' of {scenario} (known: id, ood)")]
     UnknownVariant { scenario: String, variant: String },
@@ -49,5 +51,8 @@ pub enum ScenarioError {
     #[error("bad config: {0}")]
     BadConfig(String),
     #[error("io error on {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }

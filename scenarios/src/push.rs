@@ -1,0 +1,419 @@
+//! `push-v0`: a kinematic cylinder pusher on a walled table pushes a cube onto a
+//! goal marker (a flat disc that is drawn but collides with nothing). Seen from above.
+//!
+//! State: `pusher.x, pusher.z, cube.x, cube.z, cube.yaw, cube.vx, cube.vz, goal.x,
+//! goal.z` (metres, radians; the table is the `x, z` plane, `+y` up). Action:
+//! `[vx, vz]` in `[-1, 1]`, the pusher velocity in units of `pusher_max_speed`.
+//! Reward: `-distance(cube, goal)` in the plane, plus `success_bonus` on the step the
+//! distance falls under `goal_radius`, which also terminates the episode.
+
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rapier3d::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::render::{Camera, Renderer};
+use crate::world::{
+    add_square_walls, box_space, check_positive, check_rate, visual_only, yaw_of, PhysicsCore,
+    Range,
+};
+use crate::{Action, ColorTable, Frame, ObjectColor, Scenario, ScenarioError, Space, Transition};
+
+/// Configuration of `push-v0`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushConfig {
+    /// Half the inner width of the square table (m).
+    pub table_half_width: f32,
+    pub cube_half_size: f32,
+    pub cube_mass: Range,
+    pub cube_friction: f32,
+    pub pusher_radius: f32,
+    /// Pusher speed (m/s) of an action of magnitude 1.
+    pub pusher_max_speed: f32,
+    /// Cube start: `x` and `z` each drawn from this range.
+    pub cube_start: Range,
+    /// Goal: `x` and `z` each drawn from this range, at least `min_goal_distance` from the cube.
+    pub goal_start: Range,
+    pub min_goal_distance: f32,
+    /// Success when the cube centre is this close to the goal centre (also the disc radius).
+    pub goal_radius: f32,
+    pub success_bonus: f32,
+    pub control_hz: f32,
+    pub substeps: u32,
+    pub max_episode_steps: u32,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            table_half_width: 1.0,
+            cube_half_size: 0.1,
+            cube_mass: Range::new(0.3, 0.6),
+            cube_friction: 0.5,
+            pusher_radius: 0.08,
+            pusher_max_speed: 0.6,
+            cube_start: Range::new(-0.5, 0.5),
+            goal_start: Range::new(-0.65, 0.65),
+            min_goal_distance: 0.35,
+            goal_radius: 0.1,
+            success_bonus: 10.0,
+            control_hz: 15.0,
+            substeps: 4,
+            max_episode_steps: 200,
+        }
+    }
+}
+
+impl PushConfig {
+    /// The in-distribution preset (the default).
+    pub fn id() -> Self {
+        Self::default()
+    }
+
+    /// Out of distribution: a bigger, heavier, grippier cube and a faster pusher.
+    pub fn ood() -> Self {
+        Self {
+            cube_half_size: 0.13,
+            cube_mass: Range::new(1.0, 2.0),
+            cube_friction: 0.8,
+            pusher_max_speed: 0.9,
+            ..Self::default()
+        }
+    }
+
+    /// Error naming the first invalid field.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        check_rate(self.control_hz, self.substeps)?;
+        for (n, v) in [
+            ("table_half_width", self.table_half_width),
+            ("cube_half_size", self.cube_half_size),
+            ("pusher_radius", self.pusher_radius),
+            ("pusher_max_speed", self.pusher_max_speed),
+            ("goal_radius", self.goal_radius),
+        ] {
+            check_positive(n, v)?;
+        }
+        self.cube_mass.check("cube_mass", 1e-3)?;
+        self.cube_start
+            .check("cube_start", -self.table_half_width)?;
+        self.goal_start
+            .check("goal_start", -self.table_half_width)?;
+        if self.cube_start.hi.max(self.goal_start.hi) > self.table_half_width - self.cube_half_size
+        {
+            return Err(ScenarioError::BadConfig(
+                "cube_start and goal_start must lie inside the table".into(),
+            ));
+        }
+        if !(self.cube_friction.is_finite()
+            && self.cube_friction >= 0.0
+            && self.success_bonus.is_finite())
+        {
+            return Err(ScenarioError::BadConfig(
+                "cube_friction must be >= 0 and success_bonus finite".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The `push-v0` scenario.
+pub struct Push {
+    config: PushConfig,
+    variant: String,
+    core: PhysicsCore,
+    renderer: Renderer,
+    pusher: RigidBodyHandle,
+    cube: RigidBodyHandle,
+    goal: [f32; 2],
+}
+
+impl Push {
+    /// A scenario from a validated config, reset to seed 0.
+    pub fn new(config: PushConfig, variant: &str) -> Result<Self, ScenarioError> {
+        config.validate()?;
+        let camera = Camera::look_at([0.0, 3.0, 0.0], [0.0; 3], [0.0, 0.0, -1.0], 44.0);
+        let mut s = Self {
+            core: PhysicsCore::new(config.control_hz, config.substeps, Vector::ZERO),
+            renderer: Renderer::new(camera),
+            config,
+            variant: variant.to_string(),
+            pusher: RigidBodyHandle::invalid(),
+            cube: RigidBodyHandle::invalid(),
+            goal: [0.0; 2],
+        };
+        s.reset(0);
+        Ok(s)
+    }
+
+    fn cube_xz(&self) -> [f32; 2] {
+        let p = self.core.body(self.cube).translation();
+        [p.x, p.z]
+    }
+
+    /// Planar distance between the cube centre and the goal centre.
+    pub fn cube_goal_distance(&self) -> f32 {
+        let c = self.cube_xz();
+        (c[0] - self.goal[0]).hypot(c[1] - self.goal[1])
+    }
+}
+
+impl Scenario for Push {
+    fn id(&self) -> &'static str {
+        "push-v0"
+    }
+    fn variant(&self) -> &str {
+        &self.variant
+    }
+    fn config_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null)
+    }
+    fn action_space(&self) -> Space {
+        box_space(vec![-1.0; 2], vec![1.0; 2])
+    }
+    fn state_space(&self) -> Space {
+        box_space(vec![f32::NEG_INFINITY; 9], vec![f32::INFINITY; 9])
+    }
+    fn state_names(&self) -> Vec<String> {
+        [
+            "pusher.x", "pusher.z", "cube.x", "cube.z", "cube.yaw", "cube.vx", "cube.vz", "goal.x",
+            "goal.z",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn reset(&mut self, seed: u64) {
+        let c = self.config.clone();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        self.core = PhysicsCore::new(c.control_hz, c.substeps, Vector::new(0.0, -9.81, 0.0));
+        self.renderer.invalidate();
+        let hw = c.table_half_width;
+        let floor = ColliderBuilder::cuboid(hw + 0.12, 0.05, hw + 0.12).friction(c.cube_friction);
+        self.core.add_static(Vector::new(0.0, -0.05, 0.0), floor, 0);
+        add_square_walls(
+            &mut self.core,
+            hw,
+            0.08,
+            0.08,
+            ColliderBuilder::ball(1.0).friction(0.2),
+            1,
+        );
+        let cube = [c.cube_start.sample(&mut rng), c.cube_start.sample(&mut rng)];
+        let mut goal = [c.goal_start.sample(&mut rng), c.goal_start.sample(&mut rng)];
+        for _ in 0..100 {
+            if (goal[0] - cube[0]).hypot(goal[1] - cube[1]) >= c.min_goal_distance {
+                break;
+            }
+            goal = [c.goal_start.sample(&mut rng), c.goal_start.sample(&mut rng)];
+        }
+        self.goal = goal;
+        let disc = ColliderBuilder::cylinder(0.004, c.goal_radius)
+            .collision_groups(visual_only())
+            .sensor(true);
+        self.core
+            .add_static(Vector::new(goal[0], 0.004, goal[1]), disc, 2);
+        let cube_yaw = rng.random_range(-0.5f32..0.5);
+        let body = RigidBodyBuilder::dynamic()
+            .translation(Vector::new(cube[0], c.cube_half_size, cube[1]))
+            .rotation(Vector::Y * cube_yaw)
+            .can_sleep(false);
+        let h = c.cube_half_size;
+        let collider = ColliderBuilder::cuboid(h, h, h)
+            .mass(c.cube_mass.sample(&mut rng))
+            .friction(c.cube_friction);
+        self.cube = self.core.add_object(body, collider, 3).0;
+        // The pusher starts on a ring around the cube, inside the table.
+        let lim = hw - c.pusher_radius;
+        let angle = rng.random_range(0.0..std::f32::consts::TAU);
+        let reach = 2.5 * h + c.pusher_radius;
+        let start = [
+            (cube[0] + reach * angle.cos()).clamp(-lim, lim),
+            (cube[1] + reach * angle.sin()).clamp(-lim, lim),
+        ];
+        let body = RigidBodyBuilder::kinematic_position_based()
+            .translation(Vector::new(start[0], 0.06, start[1]));
+        let collider = ColliderBuilder::cylinder(0.06, c.pusher_radius).friction(0.3);
+        self.pusher = self.core.add_object(body, collider, 4).0;
+    }
+
+    fn step(&mut self, action: &Action) -> Result<Transition, ScenarioError> {
+        let space = self.action_space();
+        space.validate(action)?;
+        let a = space.clip(action).to_f32();
+        let (pusher, dt) = (self.pusher, self.core.dt());
+        let velocity = Vector::new(a[0], 0.0, a[1]) * self.config.pusher_max_speed;
+        let lim = self.config.table_half_width - self.config.pusher_radius;
+        self.core.step_control(|w| {
+            if let Some(b) = w.bodies.get_mut(pusher) {
+                let next = b.translation() + velocity * dt;
+                b.set_next_kinematic_translation(Vector::new(
+                    next.x.clamp(-lim, lim),
+                    next.y,
+                    next.z.clamp(-lim, lim),
+                ));
+            }
+        });
+        let d = self.cube_goal_distance();
+        let success = d < self.config.goal_radius;
+        let reward = -d
+            + if success {
+                self.config.success_bonus
+            } else {
+                0.0
+            };
+        Ok(Transition {
+            reward,
+            terminated: success,
+        })
+    }
+
+    fn state(&self) -> Vec<f32> {
+        let p = self.core.body(self.pusher).translation();
+        let cube = self.core.body(self.cube);
+        let (c, v) = (cube.translation(), cube.linvel());
+        vec![
+            p.x,
+            p.z,
+            c.x,
+            c.z,
+            yaw_of(cube.rotation()),
+            v.x,
+            v.z,
+            self.goal[0],
+            self.goal[1],
+        ]
+    }
+    fn control_hz(&self) -> f32 {
+        self.config.control_hz
+    }
+    fn max_episode_steps(&self) -> Option<u32> {
+        Some(self.config.max_episode_steps)
+    }
+    fn colors(&self) -> ColorTable {
+        let o = |name: &str, rgb: [u8; 3], dynamic: bool| ObjectColor {
+            name: name.into(),
+            rgb,
+            dynamic,
+        };
+        ColorTable {
+            background: [16, 16, 20],
+            objects: vec![
+                o("table", [60, 60, 64], false),
+                o("walls", [150, 150, 150], false),
+                o("goal", [30, 200, 40], false),
+                o("cube", [40, 80, 240], true),
+                o("pusher", [230, 30, 30], true),
+            ],
+        }
+    }
+    fn render(&self, width: usize, height: usize) -> Frame {
+        self.renderer
+            .render(&self.core, &self.colors(), width, height)
+    }
+    /// Goes around to the side of the cube away from the goal, then pushes it towards the goal.
+    fn scripted_action(&self, rng: &mut dyn rand::RngCore) -> Action {
+        let s = self.state();
+        let (pusher, cube, goal) = ([s[0], s[1]], [s[2], s[3]], [s[7], s[8]]);
+        let sub = |a: [f32; 2], b: [f32; 2]| [a[0] - b[0], a[1] - b[1]];
+        let to_goal = sub(goal, cube);
+        let len = to_goal[0].hypot(to_goal[1]).max(1e-6);
+        let dir = [to_goal[0] / len, to_goal[1] / len];
+        let perp = [-dir[1], dir[0]];
+        let rel = sub(pusher, cube);
+        let along = rel[0] * dir[0] + rel[1] * dir[1];
+        let lat = rel[0] * perp[0] + rel[1] * perp[1];
+        let contact = self.config.cube_half_size + self.config.pusher_radius;
+        let clear = 1.5 * self.config.cube_half_size + self.config.pusher_radius + 0.06;
+        let at = |a: f32, l: f32| {
+            [
+                cube[0] + dir[0] * a + perp[0] * l,
+                cube[1] + dir[1] * a + perp[1] * l,
+            ]
+        };
+        let speed = self.config.pusher_max_speed;
+        let v = if along < -0.9 * contact && lat.abs() < 0.03 {
+            // Aligned behind the cube: push towards the goal, correcting sideways drift.
+            let k = (len / 0.3).clamp(0.4, 1.0);
+            [
+                k * dir[0] - 3.0 * lat * perp[0],
+                k * dir[1] - 3.0 * lat * perp[1],
+            ]
+        } else {
+            let target = if along < -0.9 * contact {
+                at(-clear, 0.0)
+            } else if lat.abs() < clear * 0.95 {
+                let side = if lat >= 0.0 { 1.0 } else { -1.0 };
+                at(along, side * clear)
+            } else {
+                at(-clear, lat.signum() * clear)
+            };
+            let d = sub(target, pusher);
+            [d[0] * 6.0 / speed, d[1] * 6.0 / speed]
+        };
+        let jitter = rng.random_range(-0.02f32..=0.02);
+        Action::Continuous(vec![
+            (v[0] + jitter).clamp(-1.0, 1.0),
+            (v[1] - jitter).clamp(-1.0, 1.0),
+        ])
+    }
+    fn arena_px(&self, width: usize, height: usize) -> Option<[f32; 4]> {
+        let l = self.config.table_half_width - self.config.cube_half_size;
+        let y = self.config.cube_half_size;
+        let a = self.renderer.camera.project([-l, y, -l], width, height)?;
+        let b = self.renderer.camera.project([l, y, l], width, height)?;
+        Some([
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[0].max(b[0]),
+            a[1].max(b[1]),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scripted_expert_pushes_the_cube_towards_the_goal_in_most_seeds() {
+        let mut improved = 0;
+        let mut solved = 0;
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for seed in 0..10 {
+            let mut s = Push::new(PushConfig::id(), "id").unwrap();
+            s.reset(seed);
+            let start = s.cube_goal_distance();
+            let mut done = false;
+            for _ in 0..s.config.max_episode_steps {
+                let a = s.scripted_action(&mut rng);
+                if s.step(&a).unwrap().terminated {
+                    done = true;
+                    break;
+                }
+            }
+            if s.cube_goal_distance() < 0.5 * start {
+                improved += 1;
+            }
+            solved += done as usize;
+        }
+        assert!(
+            improved >= 7,
+            "expert halved the distance in only {improved}/10 seeds"
+        );
+        assert!(solved >= 5, "expert solved only {solved}/10 seeds");
+    }
+
+    #[test]
+    fn success_pays_the_bonus_and_terminates() {
+        let mut s = Push::new(PushConfig::id(), "id").unwrap();
+        s.reset(4);
+        let g = s.goal;
+        s.core
+            .body_mut(s.cube)
+            .set_translation(Vector::new(g[0], 0.1, g[1]), true);
+        let t = s.step(&Action::Continuous(vec![0.0, 0.0])).unwrap();
+        assert!(t.terminated && t.reward > 9.0, "{t:?}");
+    }
+}
