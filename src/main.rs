@@ -25,6 +25,12 @@ enum Command {
     Render(cli::render::Args),
     /// Record episodes of a scenario into dataset shards.
     Record(cli::record::Args),
+    /// Serve every scenario as a world over gRPC (DeepMind's dm_env_rpc protocol).
+    Serve(cli::serve::Args),
+    /// Train the world model (spacetime DiT) on a recorded dataset.
+    Train(cli::train::Args),
+    /// Train the learned frame codec (convolutional autoencoder) on a dataset.
+    TrainCodec(cli::train_codec::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,5 +39,8 @@ fn main() -> anyhow::Result<()> {
         Command::Scenarios(a) => cli::scenarios::run(a),
         Command::Render(a) => cli::render::run(a),
         Command::Record(a) => cli::record::run(a),
+        Command::Serve(a) => cli::serve::run(a),
+        Command::Train(a) => cli::train::run(a),
+        Command::TrainCodec(a) => cli::train_codec::run(a),
     }
 }

@@ -3,3 +3,6 @@
 pub mod record;
 pub mod render;
 pub mod scenarios;
+pub mod serve;
+pub mod train;
+pub mod train_codec;

@@ -1,2 +1,17 @@
 //! World model.
 pub mod data;
+pub mod kernels;
+pub mod codec;
+pub mod config;
+pub mod dit;
+pub mod model_error;
+pub mod objective;
+pub mod params;
+pub mod patch;
+pub mod sampler;
+pub mod train;
+pub mod optim;
+pub mod checkpoint;
+pub mod eval_error;
+pub mod objects;
+pub mod metrics;

@@ -1,0 +1,123 @@
+//! The env server: every somnium scenario served as a world over gRPC with
+//! DeepMind's dm_env_rpc protocol (`proto/dm_env_rpc/v1/dm_env_rpc.proto`), so
+//! agents in any language (Python's `dm-env-rpc` and `somnium_client`) can
+//! train in somnium without a Rust toolchain. Enabled by the `server` feature.
+//!
+//! - CreateWorld settings: `scenario` (required, e.g. `push-v0`), `variant`
+//!   (`id`/`ood`), `seed`, `width`, `height`, `backend` (`physics` or `dream`
+//!   with `model`). See [`WorldSettings`].
+//! - JoinWorld returns the specs: action uid [`ACTION_UID`] (`action`: float32
+//!   box or int64 index); observations `frame` (uint8 `[H, W, 3]`), `state`,
+//!   `reward`, `discount`, `terminated`, `truncated` (uids in [`world`]).
+//! - Step follows dm_env_rpc: the first Step after JoinWorld or Reset starts a
+//!   sequence (actions ignored); terminated ends in TERMINATED, truncated in
+//!   INTERRUPTED. Reset and ResetWorld take an optional `seed`.
+//! - Limits: [`ServerConfig`] (maximum worlds, message size, idle timeout,
+//!   optional token). Errors: [`ServerError`], sent as `google.rpc.Status`.
+
+mod client;
+mod error;
+mod registry;
+mod service;
+mod session;
+pub mod settings;
+pub mod tensor;
+pub mod world;
+
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use client::{ClientError, EnvClient};
+pub use error::ServerError;
+pub use service::{serve, spawn, RunningServer};
+pub use settings::{Backend, WorldSettings};
+pub use world::{
+    ACTION_UID, DISCOUNT_UID, FRAME_UID, REWARD_UID, STATE_UID, TERMINATED_UID, TRUNCATED_UID,
+};
+
+use crate::{Env, PhysicsEnv};
+
+/// The dm_env_rpc messages and the `Environment` service, generated from
+/// `proto/` at build time (`google.rpc.Status` is `tonic_types::Status`).
+#[allow(clippy::all, missing_docs)]
+pub mod proto {
+    tonic::include_proto!("dm_env_rpc.v1");
+}
+
+/// Builds the env of a new world from its settings.
+pub type EnvFactory = Arc<dyn Fn(&WorldSettings) -> Result<Box<dyn Env>, ServerError> + Send + Sync>;
+
+/// The server's limits and access control.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Worlds alive at once, over all clients.
+    pub max_worlds: usize,
+    /// Largest request or response, in bytes.
+    pub max_message_bytes: usize,
+    /// A world that gets no request for this long is freed.
+    pub idle_timeout: Duration,
+    /// Shared secret every call must carry as `authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_worlds: 64,
+            max_message_bytes: 4 << 20,
+            idle_timeout: Duration::from_secs(300),
+            token: None,
+        }
+    }
+}
+
+/// Physics worlds from the registered scenarios; dream worlds answer
+/// [`ServerError::DreamUnavailable`] until a DreamEnv exists.
+pub fn default_factory() -> EnvFactory {
+    Arc::new(|settings: &WorldSettings| match &settings.backend {
+        Backend::Physics => {
+            let env = PhysicsEnv::make(&settings.scenario, &settings.variant, settings.width, settings.height)
+                .map_err(error::from_make_error)?;
+            Ok(Box::new(env) as Box<dyn Env>)
+        }
+        Backend::Dream { model } => Err(ServerError::DreamUnavailable(model.display().to_string())),
+    })
+}
+
+/// Serve `factory`'s worlds on `bind` until Ctrl-C (or SIGTERM), on a multi-threaded tokio
+/// runtime. Prints the address once listening (port 0 picks a free port).
+pub fn run_until_ctrl_c(bind: SocketAddr, config: ServerConfig, factory: EnvFactory) -> Result<(), ServerError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        let addr = listener.local_addr()?;
+        println!("somnium env server (dm_env_rpc) listening on {addr}");
+        let shutdown = async {
+            stop_signal().await;
+            eprintln!("shutting down: ending streams and freeing worlds");
+        };
+        serve(listener, config, factory, shutdown).await
+    })
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what `kill` and CI send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

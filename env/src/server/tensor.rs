@@ -1,0 +1,286 @@
+//! dm_env_rpc tensors and specs: packing observations, building the specs of a
+//! world, and unpacking actions with the protocol's rules (exact dtype, a shape
+//! with at most one inferred `-1` dimension, one-element payloads broadcast to
+//! the shape, and inclusive bounds).
+
+use somnium_scenarios::{Action, Space};
+
+use super::proto::{tensor, tensor_spec, DataType, Tensor, TensorSpec};
+use super::ServerError;
+
+/// The element type a tensor carries (`INVALID_DATA_TYPE` when none is set).
+pub fn dtype_of(t: &Tensor) -> DataType {
+    use tensor::Payload::*;
+    match &t.payload {
+        Some(Floats(_)) => DataType::Float,
+        Some(Doubles(_)) => DataType::Double,
+        Some(Int8s(_)) => DataType::Int8,
+        Some(Int32s(_)) => DataType::Int32,
+        Some(Int64s(_)) => DataType::Int64,
+        Some(Uint8s(_)) => DataType::Uint8,
+        Some(Uint32s(_)) => DataType::Uint32,
+        Some(Uint64s(_)) => DataType::Uint64,
+        Some(Bools(_)) => DataType::Bool,
+        Some(Strings(_)) => DataType::String,
+        Some(Protos(_)) => DataType::Proto,
+        None => DataType::InvalidDataType,
+    }
+}
+
+/// Number of elements in a tensor's payload.
+pub fn payload_len(t: &Tensor) -> usize {
+    use tensor::Payload::*;
+    match &t.payload {
+        Some(Floats(a)) => a.array.len(),
+        Some(Doubles(a)) => a.array.len(),
+        Some(Int8s(a)) => a.array.len(),
+        Some(Int32s(a)) => a.array.len(),
+        Some(Int64s(a)) => a.array.len(),
+        Some(Uint8s(a)) => a.array.len(),
+        Some(Uint32s(a)) => a.array.len(),
+        Some(Uint64s(a)) => a.array.len(),
+        Some(Bools(a)) => a.array.len(),
+        Some(Strings(a)) => a.array.len(),
+        Some(Protos(a)) => a.array.len(),
+        None => 0,
+    }
+}
+
+fn dims(shape: &[usize]) -> Vec<i32> {
+    shape.iter().map(|&d| d as i32).collect()
+}
+
+/// A float32 tensor of `shape` (row-major `values`).
+pub fn float_tensor(values: Vec<f32>, shape: &[usize]) -> Tensor {
+    Tensor { payload: Some(tensor::Payload::Floats(tensor::FloatArray { array: values })), shape: dims(shape) }
+}
+
+/// A uint8 tensor of `shape`, e.g. an RGB frame `[height, width, 3]`.
+pub fn uint8_tensor(bytes: Vec<u8>, shape: &[usize]) -> Tensor {
+    Tensor { payload: Some(tensor::Payload::Uint8s(tensor::Uint8Array { array: bytes })), shape: dims(shape) }
+}
+
+/// A scalar bool tensor.
+pub fn bool_scalar(value: bool) -> Tensor {
+    Tensor { payload: Some(tensor::Payload::Bools(tensor::BoolArray { array: vec![value] })), shape: Vec::new() }
+}
+
+/// A scalar int64 tensor.
+pub fn int64_scalar(value: i64) -> Tensor {
+    Tensor { payload: Some(tensor::Payload::Int64s(tensor::Int64Array { array: vec![value] })), shape: Vec::new() }
+}
+
+/// A string tensor of one element (scalar).
+pub fn string_scalar(value: &str) -> Tensor {
+    Tensor {
+        payload: Some(tensor::Payload::Strings(tensor::StringArray { array: vec![value.to_string()] })),
+        shape: Vec::new(),
+    }
+}
+
+/// Clamp to the finite float32 range: protocol bounds must be finite values of the dtype.
+fn finite(x: f32) -> f32 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(f32::MIN, f32::MAX)
+    }
+}
+
+/// A float32 spec of `shape` with per-element bounds (`None` for unbounded).
+pub fn float_spec(name: &str, shape: &[usize], bounds: Option<(&[f32], &[f32])>) -> TensorSpec {
+    let value = |v: &[f32]| tensor_spec::Value {
+        payload: Some(tensor_spec::value::Payload::Floats(tensor::FloatArray {
+            array: v.iter().map(|&x| finite(x)).collect(),
+        })),
+    };
+    TensorSpec {
+        name: name.to_string(),
+        shape: dims(shape),
+        dtype: DataType::Float as i32,
+        min: bounds.map(|(low, _)| value(low)),
+        max: bounds.map(|(_, high)| value(high)),
+    }
+}
+
+/// A uint8 spec of `shape` with bounds `0..=255`.
+pub fn uint8_spec(name: &str, shape: &[usize]) -> TensorSpec {
+    let value = |v: u8| tensor_spec::Value {
+        payload: Some(tensor_spec::value::Payload::Uint8s(tensor::Uint8Array { array: vec![v] })),
+    };
+    TensorSpec {
+        name: name.to_string(),
+        shape: dims(shape),
+        dtype: DataType::Uint8 as i32,
+        min: Some(value(0)),
+        max: Some(value(255)),
+    }
+}
+
+/// A scalar spec of `dtype` without bounds (bools, rewards).
+pub fn scalar_spec(name: &str, dtype: DataType) -> TensorSpec {
+    TensorSpec { name: name.to_string(), shape: Vec::new(), dtype: dtype as i32, min: None, max: None }
+}
+
+/// The action spec of an action space: a `Box` is a float32 tensor with
+/// per-element bounds, a `Discrete(n)` an int64 scalar in `0..=n-1`.
+pub fn action_spec(name: &str, space: &Space) -> TensorSpec {
+    match space {
+        Space::Box { low, high, shape } => float_spec(name, shape, Some((low, high))),
+        Space::Discrete(n) => {
+            let value = |v: i64| tensor_spec::Value {
+                payload: Some(tensor_spec::value::Payload::Int64s(tensor::Int64Array { array: vec![v] })),
+            };
+            TensorSpec {
+                name: name.to_string(),
+                shape: Vec::new(),
+                dtype: DataType::Int64 as i32,
+                min: Some(value(0)),
+                max: Some(value(n.saturating_sub(1) as i64)),
+            }
+        }
+    }
+}
+
+/// The shape a tensor stands for, with an inferred `-1` dimension resolved.
+/// Checks that the payload either fills the shape or has one element (broadcast).
+pub fn resolve_shape(t: &Tensor, name: &str) -> Result<Vec<usize>, ServerError> {
+    let bad = |reason: String| ServerError::BadAction { name: name.to_string(), reason };
+    let len = payload_len(t);
+    let negative = t.shape.iter().filter(|&&d| d < 0).count();
+    if negative > 1 {
+        return Err(bad(format!("shape {:?} has more than one variable (negative) dimension", t.shape)));
+    }
+    let known: usize = t.shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+    if negative == 1 {
+        if known == 0 || len % known != 0 {
+            return Err(bad(format!("{len} elements cannot fill shape {:?}", t.shape)));
+        }
+        let inferred = len / known;
+        return Ok(t.shape.iter().map(|&d| if d < 0 { inferred } else { d as usize }).collect());
+    }
+    if len != known && len != 1 {
+        return Err(bad(format!("{len} elements do not fill shape {:?} ({known} elements)", t.shape)));
+    }
+    Ok(t.shape.iter().map(|&d| d as usize).collect())
+}
+
+fn dtype_name(d: DataType) -> &'static str {
+    d.as_str_name()
+}
+
+/// Unpack the action tensor `t` for `space`: exact dtype (float32 for `Box`,
+/// int64 for `Discrete`), exact shape, finite values, inside the bounds.
+pub fn unpack_action(t: &Tensor, name: &str, space: &Space) -> Result<Action, ServerError> {
+    let bad = |reason: String| ServerError::BadAction { name: name.to_string(), reason };
+    let out_of_range = |reason: String| ServerError::ActionOutOfRange { name: name.to_string(), reason };
+    let expected = match space {
+        Space::Box { .. } => DataType::Float,
+        Space::Discrete(_) => DataType::Int64,
+    };
+    let got = dtype_of(t);
+    if got != expected {
+        return Err(bad(format!("dtype is {} but the spec says {}", dtype_name(got), dtype_name(expected))));
+    }
+    let shape = resolve_shape(t, name)?;
+    match (space, &t.payload) {
+        (Space::Box { low, high, shape: spec_shape }, Some(tensor::Payload::Floats(a))) => {
+            if &shape != spec_shape {
+                return Err(bad(format!("shape {shape:?} but the spec says {spec_shape:?}")));
+            }
+            let n: usize = spec_shape.iter().product();
+            let values = if a.array.len() == 1 && n != 1 { vec![a.array[0]; n] } else { a.array.clone() };
+            if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+                return Err(bad(format!("element {i} is {} (actions must be finite)", values[i])));
+            }
+            for (i, ((x, l), h)) in values.iter().zip(low).zip(high).enumerate() {
+                if x < l || x > h {
+                    return Err(out_of_range(format!("element {i} is {x}, outside [{l}, {h}]")));
+                }
+            }
+            Ok(Action::Continuous(values))
+        }
+        (Space::Discrete(n), Some(tensor::Payload::Int64s(a))) => {
+            if !shape.is_empty() {
+                return Err(bad(format!("shape {shape:?} but the spec says [] (a scalar)")));
+            }
+            let v = a.array.first().copied().unwrap_or(-1);
+            if v < 0 || v as u64 >= *n as u64 {
+                return Err(out_of_range(format!("{v} is outside 0..={}", n.saturating_sub(1))));
+            }
+            Ok(Action::Discrete(v as usize))
+        }
+        _ => Err(bad("the payload does not match the spec".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn box2() -> Space {
+        Space::Box { low: vec![-1.0, -2.0], high: vec![1.0, 2.0], shape: vec![2] }
+    }
+
+    #[test]
+    fn unpacks_exact_inferred_and_broadcast_actions() {
+        let a = unpack_action(&float_tensor(vec![0.5, -1.5], &[2]), "action", &box2()).unwrap();
+        assert_eq!(a, Action::Continuous(vec![0.5, -1.5]));
+        let mut inferred = float_tensor(vec![0.5, -1.5], &[2]);
+        inferred.shape = vec![-1];
+        assert_eq!(unpack_action(&inferred, "action", &box2()).unwrap(), a);
+        let broadcast = float_tensor(vec![0.25], &[2]);
+        assert_eq!(unpack_action(&broadcast, "action", &box2()).unwrap(), Action::Continuous(vec![0.25, 0.25]));
+        let d = unpack_action(&int64_scalar(2), "action", &Space::Discrete(3)).unwrap();
+        assert_eq!(d, Action::Discrete(2));
+    }
+
+    #[test]
+    fn rejects_wrong_dtype_shape_nan_and_bounds() {
+        let doubles = Tensor {
+            payload: Some(tensor::Payload::Doubles(tensor::DoubleArray { array: vec![0.0, 0.0] })),
+            shape: vec![2],
+        };
+        let e = unpack_action(&doubles, "action", &box2()).unwrap_err();
+        assert!(e.to_string().contains("DOUBLE"), "{e}");
+        let e = unpack_action(&float_tensor(vec![0.0, 0.0], &[2, 1]), "action", &box2()).unwrap_err();
+        assert!(e.to_string().contains("shape"), "{e}");
+        let e = unpack_action(&float_tensor(vec![f32::NAN, 0.0], &[2]), "action", &box2()).unwrap_err();
+        assert!(e.to_string().contains("finite"), "{e}");
+        let e = unpack_action(&float_tensor(vec![0.0, 2.5], &[2]), "action", &box2()).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::OutOfRange);
+        let e = unpack_action(&float_tensor(vec![0.0, 1.0, 2.0], &[3]), "action", &box2()).unwrap_err();
+        assert!(e.to_string().contains("[2]"), "{e}");
+        let e = unpack_action(&int64_scalar(3), "action", &Space::Discrete(3)).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::OutOfRange);
+        let e = unpack_action(&float_tensor(vec![1.0], &[]), "action", &Space::Discrete(3)).unwrap_err();
+        assert!(e.to_string().contains("INT64"), "{e}");
+    }
+
+    #[test]
+    fn rejects_two_variable_dimensions_and_unfillable_shapes() {
+        let mut t = float_tensor(vec![0.0; 4], &[2, 2]);
+        t.shape = vec![-1, -1];
+        assert!(resolve_shape(&t, "a").is_err());
+        let t = float_tensor(vec![0.0; 3], &[2, 2]);
+        assert!(resolve_shape(&t, "a").is_err());
+        let mut t = float_tensor(vec![0.0; 3], &[2, 2]);
+        t.shape = vec![-1, 2];
+        assert!(resolve_shape(&t, "a").is_err());
+    }
+
+    #[test]
+    fn specs_have_finite_bounds_of_their_dtype() {
+        let s = float_spec("state", &[1], Some((&[f32::NEG_INFINITY], &[f32::INFINITY])));
+        match s.min.and_then(|v| v.payload) {
+            Some(tensor_spec::value::Payload::Floats(a)) => assert_eq!(a.array, vec![f32::MIN]),
+            other => panic!("unexpected min {other:?}"),
+        }
+        let d = action_spec("action", &Space::Discrete(4));
+        assert_eq!(d.dtype, DataType::Int64 as i32);
+        match d.max.and_then(|v| v.payload) {
+            Some(tensor_spec::value::Payload::Int64s(a)) => assert_eq!(a.array, vec![3]),
+            other => panic!("unexpected max {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! `somnium train`: trains the spacetime DiT on a recorded dataset for a number
+//! of steps or minutes, with checkpoints, exact `--resume`, held-out validation,
+//! `metrics.jsonl`, a progress bar and a loss curve.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use candle_core::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use somnium_world_model::codec::{codec_for, ConvAutoencoder, FrameCodec};
+use somnium_world_model::config::{ActionKind, CodecKind, ModelConfig, PredictionTarget};
+use somnium_world_model::data::{DatasetReader, ManifestActionSpace};
+use somnium_world_model::train::checkpointing::saved_train_config;
+use somnium_world_model::train::{background_latent, TrainConfig, Trainer, WindowSource};
+
+/// Arguments of `somnium train`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Dataset directory (written by `somnium record`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Model preset: tiny, small or base.
+    #[arg(long, default_value = "small")]
+    pub preset: String,
+    /// JSON file with model config fields that override the preset.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Run directory: checkpoint in OUT/ckpt, metrics.jsonl, loss.png.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Time budget in minutes (the cosine decays over it).
+    #[arg(long, conflicts_with = "steps")]
+    pub minutes: Option<f64>,
+    /// Step budget (the cosine decays over it).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Continue the run saved in OUT/ckpt exactly (same settings and seed).
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 200)]
+    pub warmup: u64,
+    /// Prediction target: x0 or velocity.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Predict the change from the last context frame.
+    #[arg(long)]
+    pub predict_delta: bool,
+    /// Learned codec weights (from `somnium train-codec`); the pixel codec otherwise.
+    #[arg(long)]
+    pub codec: Option<PathBuf>,
+    /// Episodes held out for validation (the dataset's last ones).
+    #[arg(long, default_value_t = 50)]
+    pub val_episodes: usize,
+    /// Validation every N steps.
+    #[arg(long, default_value_t = 100)]
+    pub val_every: u64,
+    /// Checkpoint every N steps (and at the end).
+    #[arg(long, default_value_t = 250)]
+    pub save_every: u64,
+}
+
+/// The model config for this dataset: the preset (and overrides) with the
+/// dataset's frame size and action space.
+fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<ModelConfig> {
+    let spec = reader.spec();
+    let mut cfg = ModelConfig::preset(&args.preset)?;
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut base = serde_json::to_value(&cfg)?;
+        let over: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        if let (Some(b), Some(o)) = (base.as_object_mut(), over.as_object()) {
+            for (k, v) in o {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        cfg = serde_json::from_value(base).with_context(|| format!("model config in {}", path.display()))?;
+    }
+    let scale = (cfg.frame_size[0] / cfg.model_size[0]).max(1);
+    cfg.frame_size = [spec.height, spec.width];
+    if cfg.codec == CodecKind::Pixel {
+        cfg.model_size = [spec.height / scale, spec.width / scale];
+    }
+    cfg.action = match &spec.action_space {
+        ManifestActionSpace::Box { .. } => ActionKind::Continuous { dim: spec.action_dim },
+        ManifestActionSpace::Discrete { n } => ActionKind::Discrete { n: *n },
+    };
+    match args.target.as_deref() {
+        None => {}
+        Some("x0") => cfg.target = PredictionTarget::X0,
+        Some("velocity") => cfg.target = PredictionTarget::Velocity,
+        Some(other) => bail!("--target {other}: expected x0 or velocity"),
+    }
+    cfg.predict_delta |= args.predict_delta;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// FNV-1a of the manifest file, naming the data a checkpoint was trained on.
+fn manifest_hash(dir: &Path) -> String {
+    let bytes = std::fs::read(dir.join("manifest.json")).unwrap_or_default();
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3));
+    format!("{h:016x}")
+}
+
+/// Loads and encodes the dataset: (train windows, held-out windows).
+fn load_windows(reader: &DatasetReader, codec: &dyn FrameCodec, cfg: &ModelConfig, val_episodes: usize, device: &Device) -> anyhow::Result<(WindowSource, WindowSource)> {
+    let total = reader.len();
+    let n_val = val_episodes.min(total / 5);
+    let mut train = WindowSource::from_episodes(&[], codec, cfg, false, device)?;
+    let mut val = WindowSource::from_episodes(&[], codec, cfg, true, device)?;
+    let bar = ProgressBar::new(total as u64).with_style(ProgressStyle::with_template("encoding {bar:30} {pos}/{len} episodes")?);
+    for k in 0..reader.num_shards() {
+        for ep in reader.load_shard(k)? {
+            let index = bar.position() as usize;
+            if index >= total - n_val {
+                val.push(&ep, codec, cfg, true, device)?;
+            } else {
+                train.push(&ep, codec, cfg, false, device)?;
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok((train, val))
+}
+
+/// Appends one JSON line to `metrics.jsonl`.
+fn log_line(out: &Path, value: serde_json::Value) -> anyhow::Result<()> {
+    let path = out.join("metrics.jsonl");
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+    writeln!(f, "{value}")?;
+    Ok(())
+}
+
+/// Run `somnium train`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.minutes.is_none() && args.steps.is_none() {
+        bail!("give a budget: --minutes M or --steps N");
+    }
+    let device = Device::Cpu;
+    let reader = DatasetReader::open(&args.data).with_context(|| format!("opening dataset {}", args.data.display()))?;
+    let ckpt_dir = args.out.join("ckpt");
+    let (cfg, train_cfg) = if args.resume {
+        saved_train_config(&ckpt_dir).with_context(|| format!("--resume: reading {}", ckpt_dir.display()))?
+    } else {
+        let tc = TrainConfig { seed: args.seed, batch: args.batch, lr: args.lr, warmup: args.warmup, ..TrainConfig::default() };
+        (model_config(&args, &reader)?, tc)
+    };
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let codec: Box<dyn FrameCodec> = match (&cfg.codec, &args.codec) {
+        (CodecKind::Autoencoder { channels }, Some(path)) => {
+            let ae = ConvAutoencoder::new((cfg.frame_size[0], cfg.frame_size[1]), *channels, 0, &device)?;
+            ae.load(path)?;
+            Box::new(ae)
+        }
+        (CodecKind::Autoencoder { .. }, None) => bail!("the config names a learned codec: give its weights with --codec"),
+        _ => codec_for(&cfg, 0, &device)?,
+    };
+    println!(
+        "model: {} parameters, {:.2} GFLOP per window forward; latents {:?}, {} tokens per frame, window {}",
+        cfg.param_count(),
+        cfg.flops_per_step() as f64 / 1e9,
+        cfg.latent_shape(),
+        cfg.tokens_per_frame(),
+        cfg.window()
+    );
+    let (train, val) = load_windows(&reader, codec.as_ref(), &cfg, args.val_episodes, &device)?;
+    println!("data: {} training windows, {} held-out episodes", train.windows(), val.episodes().len());
+    let bg = background_latent(codec.as_ref(), reader.spec().background, &device)?;
+    let mut trainer = Trainer::new(&cfg, train_cfg.clone(), train, Some(&val), bg)?;
+    let mut elapsed_before = 0.0;
+    if args.resume {
+        let extra = trainer.resume(&ckpt_dir)?;
+        elapsed_before = extra.get("elapsed_s").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        println!("resumed at step {} ({:.1} min trained)", trainer.step(), elapsed_before / 60.0);
+    }
+    let hash = manifest_hash(&args.data);
+    let budget_s = args.minutes.map(|m| m * 60.0);
+    let total_steps = args.steps;
+    let bar = ProgressBar::new(total_steps.unwrap_or(0)).with_style(ProgressStyle::with_template(
+        "{elapsed_precise} step {pos} {bar:30} {msg}",
+    )?);
+    bar.set_position(trainer.step());
+    let start = Instant::now();
+    let (mut win_count, mut last_log, mut curve) = (0usize, Instant::now(), Vec::<(f64, f64)>::new());
+    let (mut loss_sum, mut loss_n) = (0f64, 0usize);
+    loop {
+        let elapsed = elapsed_before + start.elapsed().as_secs_f64();
+        let done = match (budget_s, total_steps) {
+            (Some(b), _) => elapsed >= b,
+            (None, Some(n)) => trainer.step() >= n,
+            _ => true,
+        };
+        if done {
+            break;
+        }
+        let lr = match (budget_s, total_steps) {
+            (Some(b), _) => trainer.lr_for_progress(elapsed / b),
+            (None, Some(n)) => trainer.lr_for_steps(n),
+            _ => 0.0,
+        };
+        let stats = trainer.train_step(lr)?;
+        win_count += train_cfg.batch;
+        loss_sum += stats.loss as f64;
+        loss_n += 1;
+        bar.set_position(stats.step);
+        let since = last_log.elapsed().as_secs_f64();
+        if since >= 10.0 || stats.step % 50 == 0 {
+            let wps = win_count as f64 / since.max(1e-9);
+            let mean = loss_sum / loss_n.max(1) as f64;
+            bar.set_message(format!("loss {mean:.4} lr {lr:.2e} {wps:.1} windows/s"));
+            log_line(&args.out, serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "loss": mean, "frame_loss": stats.frame_loss, "reward_loss": stats.reward_loss, "terminated_loss": stats.terminated_loss, "grad_norm": stats.grad_norm, "lr": lr, "windows_per_s": wps}))?;
+            curve.push((stats.step as f64, mean));
+            (win_count, last_log, loss_sum, loss_n) = (0, Instant::now(), 0.0, 0);
+        }
+        if stats.step % args.val_every == 0 {
+            if let Some(v) = trainer.validation_loss()? {
+                bar.println(format!("step {}: validation frame loss {v:.5}", stats.step));
+                log_line(&args.out, serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "val_frame_loss": v}))?;
+            }
+        }
+        if stats.step % args.save_every == 0 {
+            let extra = serde_json::json!({"elapsed_s": elapsed_before + start.elapsed().as_secs_f64()});
+            trainer.save(&ckpt_dir, &hash, extra)?;
+        }
+    }
+    bar.finish_and_clear();
+    let elapsed = elapsed_before + start.elapsed().as_secs_f64();
+    trainer.save(&ckpt_dir, &hash, serde_json::json!({"elapsed_s": elapsed}))?;
+    let val = trainer.validation_loss()?;
+    if let Some(v) = val {
+        log_line(&args.out, serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "val_frame_loss": v}))?;
+    }
+    let run_s = start.elapsed().as_secs_f64();
+    println!(
+        "done: step {} in {:.1} min this run; validation frame loss {}; checkpoint {}",
+        trainer.step(),
+        run_s / 60.0,
+        val.map_or("n/a".into(), |v| format!("{v:.5}")),
+        ckpt_dir.display()
+    );
+    let _ = curve;
+    Ok(())
+}

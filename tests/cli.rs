@@ -1,0 +1,106 @@
+//! End to end: the `somnium scenarios`, `render` and `record` subcommands as a
+//! user runs them.
+
+use std::process::Command;
+
+use somnium::world_model::data::DatasetReader;
+
+fn somnium(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_somnium"))
+        .args(args)
+        .output()
+        .expect("run somnium")
+}
+
+#[test]
+fn scenarios_lists_every_scenario() {
+    let out = somnium(&["scenarios"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for id in somnium::scenarios::SCENARIO_IDS {
+        assert!(text.contains(id), "{id} missing from:\n{text}");
+    }
+    let json = somnium(&["scenarios", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+    assert_eq!(
+        rows.as_array().map(Vec::len),
+        Some(somnium::scenarios::SCENARIO_IDS.len())
+    );
+}
+
+#[test]
+fn render_writes_a_gif() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bounce.gif");
+    let out = somnium(&[
+        "render",
+        "--scenario",
+        "bounce-v0",
+        "--seed",
+        "3",
+        "--steps",
+        "5",
+        "--size",
+        "32",
+        "--scale",
+        "2",
+        "--out",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&path).expect("gif written");
+    assert_eq!(&bytes[..6], b"GIF89a");
+    assert_eq!(
+        u16::from_le_bytes([bytes[6], bytes[7]]),
+        64,
+        "upscaled width"
+    );
+}
+
+#[test]
+fn record_writes_a_dataset_and_refuses_a_different_setup_in_the_same_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("data");
+    let target = out_dir.to_str().expect("utf-8 path");
+    let base = [
+        "record",
+        "--scenario",
+        "reach-v0",
+        "--episodes",
+        "3",
+        "--max-steps",
+        "4",
+        "--size",
+        "16",
+    ];
+    let out = somnium(&[&base[..], &["--episodes-per-shard", "2", "--out", target]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = DatasetReader::open(&out_dir).expect("dataset");
+    assert_eq!((reader.len(), reader.num_shards()), (3, 2));
+
+    let other = somnium(
+        &[
+            &base[..],
+            &["--episodes-per-shard", "2", "--seed", "9", "--out", target],
+        ]
+        .concat(),
+    );
+    assert!(!other.status.success());
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("seed"),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+}

@@ -1,0 +1,347 @@
+//! The DiT's configuration: resolution, codec, tubelets, width and depth, action
+//! kind, prediction target, noise schedule and loss weights, with named presets.
+//!
+//! Every field has a default (`#[serde(default)]`), so a JSON file may name only
+//! what it changes. `tiny` is for tests (seconds), `small` is the CPU default (the
+//! bounce recipe's shape), `base` is for a GPU.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model_error::{ModelError, ModelResult};
+
+/// How frames become latents.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum CodecKind {
+    /// Average-pool RGB to the model resolution, scale to [-1, 1] (3 channels).
+    Pixel,
+    /// A learned convolutional autoencoder, 4x down per side, `channels` latents.
+    Autoencoder { channels: usize },
+}
+
+/// How actions are fed to the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ActionKind {
+    /// A real vector of `dim` values (embedded by an MLP).
+    Continuous { dim: usize },
+    /// One of `n` choices, stored as its index (embedded by a table).
+    Discrete { n: usize },
+}
+
+impl ActionKind {
+    /// Values per action in the tensors the model takes (`dim`, or 1 index).
+    pub fn width(&self) -> usize {
+        match self {
+            ActionKind::Continuous { dim } => *dim,
+            ActionKind::Discrete { .. } => 1,
+        }
+    }
+}
+
+/// What the network's output means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictionTarget {
+    /// The clean frame `x0`.
+    X0,
+    /// The flow velocity `eps - x0` (`dx_s/ds`).
+    Velocity,
+}
+
+/// Distribution of the target frame's noise level `s` in training.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum NoiseDistribution {
+    /// `s = 1 - (1 - u)^2`, `u ~ U(0,1)`: mass at high noise (the recipe).
+    HighBiased,
+    /// `s ~ U(0, 1)`.
+    Uniform,
+    /// `s = sigmoid(mean + std * n)`, `n ~ N(0,1)`.
+    LogitNormal { mean: f64, std: f64 },
+}
+
+/// Which frames mark the foreground pixels the loss weights up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForegroundFrom {
+    /// The clean target frame (objects tend to grow).
+    Target,
+    /// The last context frame (objects tend to fade).
+    Context,
+    /// Either: a trail left behind costs as much as a missed object.
+    Both,
+}
+
+/// Everything that fixes the DiT's shape and its training objective.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelConfig {
+    /// Dataset frame size `[height, width]` (the codec's input).
+    pub frame_size: [usize; 2],
+    /// Model resolution `[height, width]` the pixel codec pools to.
+    pub model_size: [usize; 2],
+    pub codec: CodecKind,
+    /// Tubelet `[t, h, w]` in latent cells. The DiT needs `t == 1`.
+    pub tubelet: [usize; 3],
+    /// Token width `D`.
+    pub width: usize,
+    pub depth: usize,
+    pub heads: usize,
+    pub mlp_ratio: usize,
+    /// Context frames `W`; a training window holds `W + 1` frames.
+    pub context_frames: usize,
+    pub action: ActionKind,
+    pub target: PredictionTarget,
+    /// Predict the change from the last context frame instead of the frame.
+    pub predict_delta: bool,
+    pub target_noise: NoiseDistribution,
+    /// Context frames get augmentation noise `s ~ U(0, context_noise_max)`.
+    pub context_noise_max: f64,
+    /// Weight of foreground pixels (target or last context frame off background).
+    pub foreground_weight: f64,
+    pub foreground_from: ForegroundFrom,
+    /// A latent cell is foreground when some channel is off the background by more.
+    pub foreground_threshold: f64,
+    /// Weight of the reward MSE and the termination BCE in the loss.
+    pub reward_loss_weight: f64,
+    /// Euler steps per sampled frame.
+    pub sampling_steps: usize,
+    /// Rotary base over (t, y, x).
+    pub rope_base: f64,
+    /// Add a learned absolute (y, x) embedding to the tokens.
+    pub learned_positions: bool,
+    /// Width of the sinusoidal noise-level features.
+    pub noise_features: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self::small()
+    }
+}
+
+impl ModelConfig {
+    /// For tests: 16x16 model frames, 4x4 patches, width 32, 2 blocks, 2 context frames.
+    pub fn tiny() -> Self {
+        Self {
+            frame_size: [32, 32],
+            model_size: [16, 16],
+            width: 32,
+            depth: 2,
+            heads: 2,
+            mlp_ratio: 2,
+            context_frames: 2,
+            noise_features: 32,
+            ..Self::small()
+        }
+    }
+
+    /// The CPU default: the bounce recipe (32x32, 4x4 patches, width 128, 6 blocks, W = 4).
+    pub fn small() -> Self {
+        Self {
+            frame_size: [64, 64],
+            model_size: [32, 32],
+            codec: CodecKind::Pixel,
+            tubelet: [1, 4, 4],
+            width: 128,
+            depth: 6,
+            heads: 4,
+            mlp_ratio: 4,
+            context_frames: 4,
+            action: ActionKind::Continuous { dim: 2 },
+            target: PredictionTarget::X0,
+            predict_delta: false,
+            target_noise: NoiseDistribution::HighBiased,
+            context_noise_max: 0.1,
+            foreground_weight: 10.0,
+            foreground_from: ForegroundFrom::Both,
+            foreground_threshold: 0.1,
+            reward_loss_weight: 0.1,
+            sampling_steps: 4,
+            rope_base: 100.0,
+            learned_positions: true,
+            noise_features: 128,
+        }
+    }
+
+    /// For a GPU: 64x64 frames, width 384, 12 blocks, 6 heads, W = 8.
+    pub fn base() -> Self {
+        Self {
+            model_size: [64, 64],
+            width: 384,
+            depth: 12,
+            heads: 6,
+            context_frames: 8,
+            noise_features: 256,
+            ..Self::small()
+        }
+    }
+
+    /// The preset called `name` (`tiny`, `small`, `base`).
+    pub fn preset(name: &str) -> ModelResult<Self> {
+        match name {
+            "tiny" => Ok(Self::tiny()),
+            "small" => Ok(Self::small()),
+            "base" => Ok(Self::base()),
+            other => Err(ModelError::InvalidConfig(format!(
+                "unknown preset {other:?} (expected tiny, small or base)"
+            ))),
+        }
+    }
+
+    /// Latent frame shape `(channels, height, width)` the codec produces.
+    pub fn latent_shape(&self) -> (usize, usize, usize) {
+        match self.codec {
+            CodecKind::Pixel => (3, self.model_size[0], self.model_size[1]),
+            CodecKind::Autoencoder { channels } => (channels, self.frame_size[0] / 4, self.frame_size[1] / 4),
+        }
+    }
+
+    /// Patch grid `(rows, cols)` per frame.
+    pub fn grid(&self) -> (usize, usize) {
+        let (_, h, w) = self.latent_shape();
+        (h / self.tubelet[1], w / self.tubelet[2])
+    }
+
+    /// Tokens per frame `N`.
+    pub fn tokens_per_frame(&self) -> usize {
+        let (gy, gx) = self.grid();
+        gy * gx
+    }
+
+    /// Values per token patch `P = C * t * h * w`.
+    pub fn patch_dim(&self) -> usize {
+        let (c, _, _) = self.latent_shape();
+        c * self.tubelet.iter().product::<usize>()
+    }
+
+    /// Frames in a training window (`W + 1`).
+    pub fn window(&self) -> usize {
+        self.context_frames + 1
+    }
+
+    /// Head width `Dh`.
+    pub fn head_dim(&self) -> usize {
+        self.width / self.heads.max(1)
+    }
+
+    /// Checks that the shape can be built; names the first field that cannot.
+    pub fn validate(&self) -> ModelResult<()> {
+        let bad = |m: String| Err(ModelError::InvalidConfig(m));
+        let (c, h, w) = self.latent_shape();
+        if c == 0 || h == 0 || w == 0 {
+            return bad(format!("latent shape ({c}, {h}, {w}) is empty"));
+        }
+        if self.frame_size[0] % self.model_size[0] != 0 || self.frame_size[1] % self.model_size[1] != 0 {
+            return bad(format!(
+                "model_size {:?} must divide frame_size {:?}",
+                self.model_size, self.frame_size
+            ));
+        }
+        if self.tubelet[0] != 1 {
+            return bad(format!("tubelet t = {} but the DiT predicts one frame at a time (t must be 1)", self.tubelet[0]));
+        }
+        if self.tubelet[1] == 0 || self.tubelet[2] == 0 || h % self.tubelet[1] != 0 || w % self.tubelet[2] != 0 {
+            return bad(format!("tubelet {:?} must divide the latent frame {h}x{w}", self.tubelet));
+        }
+        if self.heads == 0 || self.width % self.heads != 0 {
+            return bad(format!("width {} must be a multiple of heads {}", self.width, self.heads));
+        }
+        if self.head_dim() % 2 != 0 || self.head_dim() < 8 {
+            return bad(format!("head dim {} must be even and at least 8 (rotary over t, y, x)", self.head_dim()));
+        }
+        if self.depth == 0 || self.mlp_ratio == 0 || self.context_frames == 0 || self.sampling_steps == 0 {
+            return bad("depth, mlp_ratio, context_frames and sampling_steps must be positive".into());
+        }
+        if self.noise_features < 2 || self.noise_features % 2 != 0 {
+            return bad(format!("noise_features {} must be even", self.noise_features));
+        }
+        match self.action {
+            ActionKind::Continuous { dim: 0 } | ActionKind::Discrete { n: 0 } => {
+                return bad("the action space is empty".into())
+            }
+            _ => {}
+        }
+        if !(0.0..1.0).contains(&self.context_noise_max) {
+            return bad(format!("context_noise_max {} must lie in [0, 1)", self.context_noise_max));
+        }
+        if !(self.foreground_weight >= 1.0) {
+            return bad(format!("foreground_weight {} must be at least 1", self.foreground_weight));
+        }
+        if self.predict_delta && self.target != PredictionTarget::X0 {
+            return bad("predict_delta needs target x0".into());
+        }
+        Ok(())
+    }
+
+    /// Number of trainable scalars (matches the built model exactly).
+    pub fn param_count(&self) -> usize {
+        let d = self.width;
+        let lin = |i: usize, o: usize| i * o + o;
+        let p = self.patch_dim();
+        let mut n = lin(p, d) + lin(self.noise_features, d) + lin(d, d) + d; // patch, noise MLP, no-action
+        if self.learned_positions {
+            n += self.tokens_per_frame() * d;
+        }
+        n += match self.action {
+            ActionKind::Continuous { dim } => lin(dim, d) + lin(d, d),
+            ActionKind::Discrete { n } => n * d,
+        };
+        let block = lin(d, 6 * d) + lin(d, 3 * d) + lin(d, d) + lin(d, self.mlp_ratio * d) + lin(self.mlp_ratio * d, d);
+        n + self.depth * block + lin(d, 2 * d) + lin(d, p) + lin(d, 2)
+    }
+
+    /// FLOPs (2 x multiply-adds, matmuls only) of one forward over a `W + 1`
+    /// window at batch 1; a training step costs about 3x this per window.
+    pub fn flops_per_step(&self) -> u64 {
+        let d = self.width as u64;
+        let l = (self.tokens_per_frame() * self.window()) as u64;
+        let r = self.mlp_ratio as u64;
+        // qkv + proj + mlp per token, then scores and weighted values over all keys
+        let per_block = l * (4 * d * d + 2 * r * d * d) + 2 * l * l * d;
+        let embed_and_head = 2 * l * self.patch_dim() as u64 * d;
+        2 * (self.depth as u64 * per_block + embed_and_head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid_and_roundtrip_json() {
+        for name in ["tiny", "small", "base"] {
+            let c = ModelConfig::preset(name).unwrap();
+            c.validate().unwrap();
+            let back: ModelConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+            assert_eq!(back, c);
+        }
+        assert!(ModelConfig::preset("huge").is_err());
+    }
+
+    #[test]
+    fn partial_json_takes_defaults() {
+        let c: ModelConfig = serde_json::from_str(r#"{"width": 64, "heads": 2}"#).unwrap();
+        assert_eq!(c.width, 64);
+        assert_eq!(c.depth, ModelConfig::small().depth);
+    }
+
+    #[test]
+    fn small_matches_the_recipe_size() {
+        let c = ModelConfig::small();
+        assert_eq!(c.tokens_per_frame(), 64);
+        assert_eq!(c.patch_dim(), 48);
+        // the PyTorch recipe has 1,884,720 parameters; ours adds the 258-weight reward/termination head
+        assert_eq!(c.param_count(), 1_884_720 + 258);
+    }
+
+    #[test]
+    fn validate_names_the_bad_field() {
+        let c = ModelConfig { heads: 3, ..ModelConfig::tiny() };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("heads"), "{e}");
+        let c = ModelConfig { tubelet: [2, 4, 4], ..ModelConfig::tiny() };
+        assert!(c.validate().unwrap_err().to_string().contains("tubelet"));
+    }
+}

@@ -1,0 +1,182 @@
+//! The spacetime DiT: tubelet tokens of every frame of a window, per-frame
+//! adaLN-Zero conditioning on noise level and action, block-causal attention
+//! with 3D rotary positions, a final adaLN + linear head back to latents, and
+//! reward / termination heads on each frame's pooled tokens.
+//!
+//! A forward may take the keys and values of earlier frames ([`KvCache`]) so
+//! that the sampler runs the context once and each denoising pass only the new
+//! frame's tokens.
+
+pub mod block;
+pub mod embed;
+
+use std::collections::HashMap;
+
+use candle_core::{Device, Module, Tensor};
+
+use crate::config::ModelConfig;
+use crate::kernels;
+use crate::model_error::{shape_error, ModelResult};
+use crate::params::{Init, ParamStore};
+use crate::patch::{patchify, unpatchify};
+use block::{AttentionLayout, Block, BlockKv};
+use embed::{rope_tables, Conditioning};
+
+/// Per-block keys and values of the first `frames` frames of a window.
+#[derive(Clone)]
+pub struct KvCache {
+    pub layers: Vec<BlockKv>,
+    pub frames: usize,
+}
+
+/// What one forward returns.
+pub struct DitOutput {
+    /// `[B, F, C, h, w]`: the predicted clean frame or velocity (see `ModelConfig::target`).
+    pub prediction: Tensor,
+    /// `[B, F]`: reward of the transition into each frame.
+    pub reward: Tensor,
+    /// `[B, F]`: logit that the episode terminated on reaching each frame.
+    pub terminated_logit: Tensor,
+    /// The keys and values of this call's frames appended to the input cache, when asked.
+    pub cache: Option<KvCache>,
+}
+
+/// The world model's network.
+pub struct DiT {
+    cfg: ModelConfig,
+    params: ParamStore,
+    patch_in: candle_nn::Linear,
+    positions: Option<Tensor>,
+    conditioning: Conditioning,
+    blocks: Vec<Block>,
+    final_ada: candle_nn::Linear,
+    head: candle_nn::Linear,
+    outcome_head: candle_nn::Linear,
+}
+
+impl DiT {
+    /// Builds the network with weights drawn from `seed`.
+    pub fn new(cfg: &ModelConfig, seed: u64, device: &Device) -> ModelResult<Self> {
+        cfg.validate()?;
+        let mut p = ParamStore::new(seed, device);
+        let d = cfg.width;
+        let patch_in = p.linear("patch_in", cfg.patch_dim(), d, false)?;
+        let positions = if cfg.learned_positions {
+            Some(p.tensor("positions", &[cfg.tokens_per_frame(), d], Init::Normal(0.02))?)
+        } else {
+            None
+        };
+        let conditioning = Conditioning::new(cfg, &mut p)?;
+        let blocks = (0..cfg.depth)
+            .map(|i| Block::new(&format!("blocks.{i}"), d, cfg.heads, cfg.mlp_ratio, &mut p))
+            .collect::<ModelResult<Vec<_>>>()?;
+        let final_ada = p.linear("final_ada", d, 2 * d, true)?;
+        let head = p.linear("head", d, cfg.patch_dim(), true)?;
+        let outcome_head = p.linear("outcome_head", d, 2, false)?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            params: p,
+            patch_in,
+            positions,
+            conditioning,
+            blocks,
+            final_ada,
+            head,
+            outcome_head,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    pub fn params(&self) -> &ParamStore {
+        &self.params
+    }
+
+    pub fn device(&self) -> &Device {
+        self.params.device()
+    }
+
+    /// Overwrites the weights (a checkpoint's tensors by name).
+    pub fn load_weights(&self, values: &HashMap<String, Tensor>) -> ModelResult<()> {
+        self.params.load(values)
+    }
+
+    /// Runs frames `t0..t0+F` of a window, where `t0 = cache.frames` (0 without a cache).
+    ///
+    /// `x`: `[B, F, C, h, w]` noisy latents, `s`: `[B, F]` their noise levels,
+    /// `actions`: `[B, F, A]` the action taken just before each frame (ignored at
+    /// window position 0). With `keep_cache`, the output carries the input cache
+    /// extended by these frames' keys and values.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        s: &Tensor,
+        actions: &Tensor,
+        cache: Option<&KvCache>,
+        keep_cache: bool,
+    ) -> ModelResult<DitOutput> {
+        let cfg = &self.cfg;
+        let (c, h, w) = cfg.latent_shape();
+        let (b, f) = (x.dim(0)?, x.dim(1)?);
+        if x.dims() != [b, f, c, h, w] || f == 0 {
+            return Err(shape_error("latent frames", ["B", "F", &c.to_string(), &h.to_string(), &w.to_string()], x.dims()));
+        }
+        if s.dims() != [b, f] {
+            return Err(shape_error("noise levels", [b, f], s.dims()));
+        }
+        let t0 = cache.map_or(0, |c| c.frames);
+        if let Some(cache) = cache {
+            if cache.layers.len() != self.blocks.len() || cache.layers[0].0.dim(0)? != b {
+                return Err(shape_error("kv cache (blocks, batch)", [self.blocks.len(), b], &[cache.layers.len()]));
+            }
+        }
+        let n = cfg.tokens_per_frame();
+        let mut tokens = self.patch_in.forward(&patchify(x, cfg.tubelet)?)?; // [B, F, N, D]
+        if let Some(pos) = &self.positions {
+            tokens = tokens.broadcast_add(pos)?;
+        }
+        let cond_silu = self.conditioning.forward(s, actions, t0)?.silu()?; // [B, F, D]
+        let (cos, sin) = rope_tables(t0, f, cfg.grid(), cfg.head_dim(), cfg.rope_base, x.device())?;
+        let layout = AttentionLayout {
+            cos: &cos,
+            sin: &sin,
+            tokens_per_frame: n,
+            q_offset: t0 * n,
+        };
+        let mut new_layers = Vec::with_capacity(self.blocks.len());
+        for (i, block) in self.blocks.iter().enumerate() {
+            let (next, kv) = block.forward(&tokens, &cond_silu, &layout, cache.map(|c| &c.layers[i]))?;
+            tokens = next;
+            if keep_cache {
+                new_layers.push(match cache {
+                    Some(c) => (
+                        Tensor::cat(&[&c.layers[i].0, &kv.0], 2)?,
+                        Tensor::cat(&[&c.layers[i].1, &kv.1], 2)?,
+                    ),
+                    None => kv,
+                });
+            }
+        }
+        let d = cfg.width;
+        let ada = self.final_ada.forward(&cond_silu)?;
+        let shift = ada.narrow(2, 0, d)?.contiguous()?;
+        let scale = ada.narrow(2, d, d)?.contiguous()?;
+        let normed = kernels::modulated_layer_norm(&tokens, &shift, &scale, 1e-6)?;
+        let prediction = unpatchify(&self.head.forward(&normed)?, cfg.tubelet, c, h, w)?;
+        let outcome = self.outcome_head.forward(&normed.mean(2)?)?; // [B, F, 2]
+        Ok(DitOutput {
+            prediction,
+            reward: outcome.narrow(2, 0, 1)?.squeeze(2)?,
+            terminated_logit: outcome.narrow(2, 1, 1)?.squeeze(2)?,
+            cache: keep_cache.then_some(KvCache {
+                layers: new_layers,
+                frames: t0 + f,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

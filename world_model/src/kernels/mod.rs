@@ -1,0 +1,166 @@
+//! Fused CPU kernels for the DiT's hot operations, with backward passes.
+//!
+//! Each public function checks its shapes, then runs a fused candle custom op
+//! when the inputs are `f32` on the CPU, and the plain composition from
+//! [`reference`] otherwise (CUDA, other dtypes). Both paths are differentiable
+//! and agree to float rounding; the tests in each kernel's file hold them to it.
+
+mod attention;
+mod cpu;
+mod gated_residual;
+mod gelu;
+mod layer_norm;
+pub mod reference;
+mod rope;
+#[cfg(test)]
+mod testing;
+
+use cpu::fused_applies;
+
+use candle_core::{bail, Result, Tensor};
+
+/// `LN(x) * (1 + scale) + shift`, layer norm without affine over the last dim.
+///
+/// `x`: `[B, F, N, D]`, `shift`/`scale`: `[B, F, D]`; returns `[B, F, N, D]`.
+pub fn modulated_layer_norm(
+    x: &Tensor,
+    shift: &Tensor,
+    scale: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
+    let (b, f, _, d) = x.dims4()?;
+    for (name, t) in [("shift", shift), ("scale", scale)] {
+        if t.dims() != [b, f, d] {
+            bail!(
+                "modulated_layer_norm: {name} has shape {:?}, expected [{b}, {f}, {d}] for x {:?}",
+                t.dims(),
+                x.dims()
+            );
+        }
+    }
+    if fused_applies(&[x, shift, scale]) {
+        return layer_norm::modulated_layer_norm(x, shift, scale, eps);
+    }
+    reference::modulated_layer_norm(x, shift, scale, eps)
+}
+
+/// GELU with the tanh approximation, element-wise on any shape.
+pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    if fused_applies(&[x]) {
+        return gelu::gelu(x);
+    }
+    reference::gelu(x)
+}
+
+/// Block-causal attention, scale `1/sqrt(Dh)`, no mask tensor.
+///
+/// `q`: `[B, H, Lq, Dh]`, `k`/`v`: `[B, H, Lk, Dh]`; returns `[B, H, Lq, Dh]`.
+/// Query row `i` is token `q_offset + i` of the key sequence and attends to every
+/// key whose frame (`token / tokens_per_frame`) is at most its own frame.
+pub fn block_causal_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    tokens_per_frame: usize,
+    q_offset: usize,
+) -> Result<Tensor> {
+    let (b, h, _, dh) = q.dims4()?;
+    let (kb, kh, lk, kd) = k.dims4()?;
+    if tokens_per_frame == 0 {
+        bail!("block_causal_attention: tokens_per_frame must be positive");
+    }
+    if (kb, kh, kd) != (b, h, dh) || v.dims() != k.dims() {
+        bail!(
+            "block_causal_attention: q {:?}, k {:?}, v {:?} do not match",
+            q.dims(),
+            k.dims(),
+            v.dims()
+        );
+    }
+    if lk == 0 {
+        bail!("block_causal_attention: no keys");
+    }
+    if fused_applies(&[q, k, v]) {
+        return attention::block_causal_attention(q, k, v, tokens_per_frame, q_offset);
+    }
+    reference::block_causal_attention(q, k, v, tokens_per_frame, q_offset)
+}
+
+/// Gated residual `x + gate * y`.
+///
+/// `x`, `y`: `[B, F, N, D]`, `gate`: `[B, F, D]` broadcast over `N`.
+pub fn gated_residual(x: &Tensor, gate: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let (b, f, _, d) = x.dims4()?;
+    if y.dims() != x.dims() || gate.dims() != [b, f, d] {
+        bail!(
+            "gated_residual: x {:?}, gate {:?}, y {:?} do not match",
+            x.dims(),
+            gate.dims(),
+            y.dims()
+        );
+    }
+    if fused_applies(&[x, gate, y]) {
+        return gated_residual::gated_residual(x, gate, y);
+    }
+    reference::gated_residual(x, gate, y)
+}
+
+/// Rotary embedding on interleaved pairs, like candle's `rope_i`, differentiable.
+///
+/// `x`: `[B, H, L, Dh]`, `cos`/`sin`: `[L, Dh/2]`; returns `[B, H, L, Dh]`.
+pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let (_, _, l, dh) = x.dims4()?;
+    if dh % 2 != 0 {
+        bail!("rope: head dim {dh} is odd");
+    }
+    if cos.dims() != [l, dh / 2] || sin.dims() != [l, dh / 2] {
+        bail!(
+            "rope: cos {:?} / sin {:?} must be [{l}, {}]",
+            cos.dims(),
+            sin.dims(),
+            dh / 2
+        );
+    }
+    if fused_applies(&[x, cos, sin]) {
+        return rope::rope(x, cos, sin);
+    }
+    reference::rope(x, cos, sin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{max_rel_diff, random_tensor};
+    use super::*;
+    use candle_core::DType;
+
+    #[test]
+    fn wrong_shapes_are_errors_not_panics() -> Result<()> {
+        let x = random_tensor(&[1, 2, 3, 4], 1)?;
+        let per_frame = random_tensor(&[1, 2, 4], 2)?;
+        let wrong = random_tensor(&[1, 3, 4], 3)?;
+        assert!(modulated_layer_norm(&x, &wrong, &per_frame, 1e-5).is_err());
+        assert!(gated_residual(&x, &per_frame, &wrong).is_err());
+        assert!(block_causal_attention(&x, &x, &x, 0, 0).is_err());
+        assert!(block_causal_attention(&x, &random_tensor(&[1, 2, 5, 3], 4)?, &x, 1, 0).is_err());
+        let odd = random_tensor(&[1, 1, 2, 3], 5)?;
+        assert!(rope(&odd, &random_tensor(&[2, 1], 6)?, &random_tensor(&[2, 1], 7)?).is_err());
+        assert!(rope(&x, &random_tensor(&[2, 2], 6)?, &random_tensor(&[3, 2], 7)?).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn other_dtypes_take_the_reference_path_with_the_same_result() -> Result<()> {
+        let q = random_tensor(&[1, 2, 12, 8], 1)?;
+        let k = random_tensor(&[1, 2, 12, 8], 2)?;
+        let v = random_tensor(&[1, 2, 12, 8], 3)?;
+        let fused = block_causal_attention(&q, &k, &v, 4, 0)?;
+        let [q64, k64, v64] = [&q, &k, &v].map(|t| t.to_dtype(DType::F64));
+        let plain = block_causal_attention(&q64?, &k64?, &v64?, 4, 0)?;
+        assert_eq!(plain.dtype(), DType::F64);
+        assert!(max_rel_diff(&fused, &plain.to_dtype(DType::F32)?)? < 1e-5);
+        let x = random_tensor(&[2, 3, 4], 4)?;
+        let g64 = gelu(&x.to_dtype(DType::F64)?)?.to_dtype(DType::F32)?;
+        assert!(max_rel_diff(&gelu(&x)?, &g64)? < 1e-5);
+        Ok(())
+    }
+}

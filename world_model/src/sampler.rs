@@ -1,0 +1,236 @@
+//! Dreaming: the next frame from the context frames and an action, by K Euler
+//! steps of the rectified flow from pure noise, with the context's keys and
+//! values computed once and cached; batched over environments.
+//!
+//! [`dream_step`] is one environment step on latents; [`rollout`] slides the
+//! window over a sequence of actions; [`Dreamer`] holds the model, the codec and
+//! each environment's context for a Gym-style `step(actions) -> frames`.
+
+use std::sync::Arc;
+
+use candle_core::{DType, Tensor};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::codec::FrameCodec;
+use crate::config::ActionKind;
+use crate::dit::DiT;
+use crate::model_error::{shape_error, ModelError, ModelResult};
+use crate::objective::clean_estimate;
+
+/// Sampling settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SampleOptions {
+    /// Euler steps from `s = 1` to `s = 0` on a uniform grid.
+    pub steps: usize,
+    /// Noise level put on the context frames (and told to the model); 0 = clean.
+    pub context_noise: f64,
+    /// Run the context once and reuse its keys/values (false: recompute each pass).
+    pub use_cache: bool,
+}
+
+impl Default for SampleOptions {
+    fn default() -> Self {
+        Self { steps: 4, context_noise: 0.0, use_cache: true }
+    }
+}
+
+/// One dreamed step for every environment of the batch.
+pub struct DreamStep {
+    /// `[B, C, h, w]` the next latent frame.
+    pub next: Tensor,
+    /// `[B]` predicted reward of the transition.
+    pub reward: Tensor,
+    /// `[B]` predicted probability that the episode terminated.
+    pub terminated_prob: Tensor,
+}
+
+fn gaussian(shape: &[usize], rng: &mut ChaCha8Rng, device: &candle_core::Device) -> ModelResult<Tensor> {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| StandardNormal.sample(rng)).collect();
+    Ok(Tensor::from_vec(v, shape, device)?)
+}
+
+/// Checks actions are finite and inside the action space.
+pub fn check_actions(kind: &ActionKind, actions: &Tensor) -> ModelResult<()> {
+    let v: Vec<f32> = actions.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
+    if let Some(bad) = v.iter().find(|a| !a.is_finite()) {
+        return Err(ModelError::InvalidAction(format!("action value {bad} is not finite")));
+    }
+    if let ActionKind::Discrete { n } = kind {
+        if let Some(bad) = v.iter().find(|&&a| a < 0.0 || a >= *n as f32 || a.fract() != 0.0) {
+            return Err(ModelError::InvalidAction(format!("discrete action {bad} is not an index below {n}")));
+        }
+    }
+    Ok(())
+}
+
+/// Dreams the frame after `context` `[B, W, C, h, w]` given `actions` `[B, W+1, A]`
+/// (the action before each window frame; the last one produces the new frame,
+/// position 0 is ignored). Draws the starting noise from `rng`.
+pub fn dream_step(model: &DiT, context: &Tensor, actions: &Tensor, rng: &mut ChaCha8Rng, opts: &SampleOptions) -> ModelResult<DreamStep> {
+    let cfg = model.config();
+    let (c, h, w) = cfg.latent_shape();
+    let wn = cfg.context_frames;
+    let b = context.dim(0)?;
+    if context.dims() != [b, wn, c, h, w] {
+        return Err(shape_error("dream context", [b, wn, c, h, w], context.dims()));
+    }
+    if actions.dims() != [b, wn + 1, cfg.action.width()] {
+        return Err(shape_error("dream actions", [b, wn + 1, cfg.action.width()], actions.dims()));
+    }
+    check_actions(&cfg.action, &actions.narrow(1, 1, wn)?)?;
+    if opts.steps == 0 || !(0.0..1.0).contains(&opts.context_noise) {
+        return Err(ModelError::InvalidConfig(format!("sampling steps {} / context noise {}", opts.steps, opts.context_noise)));
+    }
+    let dev = context.device();
+    let noise = gaussian(&[b, wn + 1, c, h, w], rng, dev)?;
+    let cs = opts.context_noise;
+    let ctx = if cs > 0.0 { ((context * (1.0 - cs))? + (noise.narrow(1, 0, wn)? * cs)?)? } else { context.clone() };
+    let s_ctx = Tensor::full(cs as f32, (b, wn), dev)?;
+    let last_ctx = ctx.narrow(1, wn - 1, 1)?.squeeze(1)?;
+    let new_action = actions.narrow(1, wn, 1)?;
+    let cache = if opts.use_cache {
+        model.forward(&ctx, &s_ctx, &actions.narrow(1, 0, wn)?, None, true)?.cache
+    } else {
+        None
+    };
+    let mut x = noise.narrow(1, wn, 1)?.squeeze(1)?;
+    let (mut reward, mut term) = (None, None);
+    let k = opts.steps;
+    for i in 0..k {
+        let s = 1.0 - i as f64 / k as f64;
+        let s_next = 1.0 - (i + 1) as f64 / k as f64;
+        let sv = Tensor::full(s as f32, (b, 1), dev)?;
+        let out = match &cache {
+            Some(cache) => model.forward(&x.unsqueeze(1)?, &sv, &new_action, Some(cache), false)?,
+            None => {
+                let all = Tensor::cat(&[&ctx, &x.unsqueeze(1)?], 1)?;
+                let levels = Tensor::cat(&[&s_ctx, &sv], 1)?;
+                model.forward(&all, &levels, actions, None, false)?
+            }
+        };
+        let last = out.prediction.dim(1)? - 1;
+        let pred = out.prediction.narrow(1, last, 1)?.squeeze(1)?;
+        let x0 = clean_estimate(cfg, &pred, &x, &sv.squeeze(1)?, &last_ctx)?;
+        x = (&x0 + ((&x - &x0)? * (s_next / s))?)?;
+        reward = Some(out.reward.narrow(1, last, 1)?.squeeze(1)?);
+        term = Some(candle_nn::ops::sigmoid(&out.terminated_logit.narrow(1, last, 1)?.squeeze(1)?)?);
+    }
+    Ok(DreamStep {
+        next: x,
+        reward: reward.ok_or_else(|| ModelError::InvalidConfig("no sampling steps".into()))?,
+        terminated_prob: term.ok_or_else(|| ModelError::InvalidConfig("no sampling steps".into()))?,
+    })
+}
+
+/// The window actions `[B, W+1, A]` for a step: zeros at position 0, then `recent` `[B, W, A]`.
+fn window_actions(recent: &Tensor) -> ModelResult<Tensor> {
+    let (b, _, a) = recent.dims3()?;
+    let zero = Tensor::zeros((b, 1, a), DType::F32, recent.device())?;
+    Ok(Tensor::cat(&[&zero, recent], 1)?)
+}
+
+/// Autoregressive dream. `context` `[B, W, C, h, w]` true first frames; `actions`
+/// `[B, W-1+H, A]` where `actions[:, j]` acts between frame `j` and `j+1`.
+/// Returns the `H` dreamed frames `[B, H, C, h, w]`.
+pub fn rollout(model: &DiT, context: &Tensor, actions: &Tensor, rng: &mut ChaCha8Rng, opts: &SampleOptions) -> ModelResult<Tensor> {
+    let wn = model.config().context_frames;
+    let total = actions.dim(1)?;
+    if total < wn {
+        return Err(shape_error("rollout actions (at least W)", [wn], actions.dims()));
+    }
+    let mut window = context.clone();
+    let mut out = Vec::with_capacity(total + 1 - wn);
+    for j in 0..=(total - wn) {
+        let a = window_actions(&actions.narrow(1, j, wn)?)?;
+        let next = dream_step(model, &window, &a, rng, opts)?.next.unsqueeze(1)?;
+        window = Tensor::cat(&[&window.narrow(1, 1, wn - 1)?, &next], 1)?;
+        out.push(next);
+    }
+    Ok(Tensor::cat(&out, 1)?)
+}
+
+/// A batch of dreaming environments: the model, the codec and each one's context.
+pub struct Dreamer {
+    model: Arc<DiT>,
+    codec: Arc<dyn FrameCodec>,
+    options: SampleOptions,
+    rng: ChaCha8Rng,
+    /// `[B, W, C, h, w]` the latest frames.
+    context: Tensor,
+    /// `[B, W-1, A]` the actions between the context frames.
+    past_actions: Tensor,
+}
+
+/// What one [`Dreamer::step`] returns, per environment.
+pub struct DreamFrames {
+    /// `[B, H, W, 3]` u8 at the dataset resolution.
+    pub frames: Tensor,
+    pub reward: Vec<f32>,
+    pub terminated_prob: Vec<f32>,
+}
+
+impl Dreamer {
+    /// Starts from true frames `frames` u8 `[B, W, H, W, 3]` and the actions between
+    /// them `past_actions` `[B, W-1, A]`; samples draw from `rng`.
+    pub fn new(
+        model: Arc<DiT>,
+        codec: Arc<dyn FrameCodec>,
+        frames: &Tensor,
+        past_actions: &Tensor,
+        rng: ChaCha8Rng,
+        options: SampleOptions,
+    ) -> ModelResult<Self> {
+        let cfg = model.config();
+        if codec.latent_shape() != cfg.latent_shape() {
+            return Err(ModelError::InvalidConfig(format!(
+                "codec latents {:?} do not match the model's {:?}",
+                codec.latent_shape(),
+                cfg.latent_shape()
+            )));
+        }
+        let context = codec.encode(frames)?;
+        let b = context.dim(0)?;
+        if context.dim(1)? != cfg.context_frames {
+            return Err(shape_error("dreamer start frames (W)", [cfg.context_frames], frames.dims()));
+        }
+        let want = [b, cfg.context_frames - 1, cfg.action.width()];
+        if past_actions.dims() != want {
+            return Err(shape_error("dreamer past actions", want, past_actions.dims()));
+        }
+        check_actions(&cfg.action, past_actions)?;
+        let past_actions = past_actions.to_dtype(DType::F32)?;
+        Ok(Self { model, codec, options, rng, context, past_actions })
+    }
+
+    /// Number of environments.
+    pub fn batch(&self) -> usize {
+        self.context.dim(0).unwrap_or(0)
+    }
+
+    /// The current context latents `[B, W, C, h, w]`.
+    pub fn context(&self) -> &Tensor {
+        &self.context
+    }
+
+    /// Applies `actions` `[B, A]` and dreams the next frame of every environment.
+    pub fn step(&mut self, actions: &Tensor) -> ModelResult<DreamFrames> {
+        let a = actions.to_dtype(DType::F32)?;
+        let want = [self.batch(), self.model.config().action.width()];
+        if a.dims() != want {
+            return Err(shape_error("dreamer step actions", want, a.dims()));
+        }
+        let recent = Tensor::cat(&[&self.past_actions, &a.unsqueeze(1)?], 1)?;
+        let out = dream_step(&self.model, &self.context, &window_actions(&recent)?, &mut self.rng, &self.options)?;
+        let wn = self.context.dim(1)?;
+        self.context = Tensor::cat(&[&self.context.narrow(1, 1, wn - 1)?, &out.next.unsqueeze(1)?], 1)?;
+        self.past_actions = recent.narrow(1, 1, wn - 1)?;
+        let frames = self.codec.decode(&out.next.unsqueeze(1)?)?.squeeze(1)?;
+        Ok(DreamFrames {
+            frames,
+            reward: out.reward.to_vec1()?,
+            terminated_prob: out.terminated_prob.to_vec1()?,
+        })
+    }
+}

@@ -1,0 +1,168 @@
+//! Training windows: episodes encoded to latents once, then batches of `W + 1`
+//! consecutive frames with their actions, rewards and terminations, drawn from
+//! a seeded generator (so step `n`'s batch is a function of (seed, n)).
+
+use candle_core::{DType, Device, Tensor};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::codec::{frames_tensor, FrameCodec};
+use crate::config::{ActionKind, ModelConfig};
+use crate::data::Episode;
+use crate::model_error::{ModelError, ModelResult};
+use crate::objective::Batch;
+
+/// One episode, encoded.
+pub struct EncodedEpisode {
+    /// `[n + 1, C, h, w]`
+    pub latents: Tensor,
+    /// `[n, A]`
+    pub actions: Tensor,
+    pub rewards: Vec<f32>,
+    pub terminated: Vec<bool>,
+    /// The raw frames `[n + 1, H, W, 3]`, kept for rollout evaluation (optional).
+    pub frames: Option<Vec<u8>>,
+}
+
+/// The episodes a trainer draws windows from.
+pub struct WindowSource {
+    episodes: Vec<EncodedEpisode>,
+    /// `(episode, first frame)` of every window.
+    starts: Vec<(usize, usize)>,
+    window: usize,
+}
+
+impl WindowSource {
+    /// Encodes `episodes` (frames `frame_size` = `cfg.frame_size`); episodes
+    /// shorter than a window are skipped. `keep_frames` keeps the raw frames.
+    pub fn from_episodes(
+        episodes: &[Episode],
+        codec: &dyn FrameCodec,
+        cfg: &ModelConfig,
+        keep_frames: bool,
+        device: &Device,
+    ) -> ModelResult<Self> {
+        let mut out = WindowSource { episodes: Vec::new(), starts: Vec::new(), window: cfg.window() };
+        for ep in episodes {
+            out.push(ep, codec, cfg, keep_frames, device)?;
+        }
+        Ok(out)
+    }
+
+    /// Encodes and adds one episode (skipped when shorter than a window).
+    pub fn push(&mut self, ep: &Episode, codec: &dyn FrameCodec, cfg: &ModelConfig, keep_frames: bool, device: &Device) -> ModelResult<()> {
+        let [fh, fw] = cfg.frame_size;
+        let n = ep.len();
+        let a = cfg.action.width();
+        if ep.frames.len() != (n + 1) * fh * fw * 3 {
+            return Err(ModelError::InvalidData(format!(
+                "episode seed {}: {} frame bytes, expected {} frames of {fh}x{fw}",
+                ep.seed,
+                ep.frames.len(),
+                n + 1
+            )));
+        }
+        if ep.actions.len() != n * a {
+            return Err(ModelError::InvalidData(format!(
+                "episode seed {}: {} action values for {n} steps of width {a}",
+                ep.seed,
+                ep.actions.len()
+            )));
+        }
+        if let Some(bad) = ep.actions.iter().find(|v| !v.is_finite()) {
+            return Err(ModelError::InvalidData(format!("episode seed {}: action value {bad}", ep.seed)));
+        }
+        if let ActionKind::Discrete { n: k } = cfg.action {
+            if let Some(bad) = ep.actions.iter().find(|&&v| v < 0.0 || v >= k as f32) {
+                return Err(ModelError::InvalidData(format!("episode seed {}: discrete action {bad} >= {k}", ep.seed)));
+            }
+        }
+        if n + 1 < self.window {
+            return Ok(());
+        }
+        let latents = codec.encode(&frames_tensor(&ep.frames, fh, fw, device)?)?.squeeze(0)?;
+        let index = self.episodes.len();
+        self.starts.extend((0..=n + 1 - self.window).map(|t| (index, t)));
+        self.episodes.push(EncodedEpisode {
+            latents,
+            actions: Tensor::from_slice(&ep.actions, (n, a), device)?,
+            rewards: ep.rewards.clone(),
+            terminated: ep.terminated.clone(),
+            frames: keep_frames.then(|| ep.frames.clone()),
+        });
+        Ok(())
+    }
+
+    pub fn episodes(&self) -> &[EncodedEpisode] {
+        &self.episodes
+    }
+
+    /// Number of distinct windows.
+    pub fn windows(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The window starting at frame `t` of episode `e`: latents `[W+1, C, h, w]`,
+    /// actions `[W+1, A]` (zeros at position 0), reward and termination of the last step.
+    fn window(&self, e: usize, t: usize) -> ModelResult<(Tensor, Tensor, f32, f32)> {
+        let ep = &self.episodes[e];
+        let w = self.window;
+        let latents = ep.latents.narrow(0, t, w)?;
+        let a = ep.actions.dim(1)?;
+        let zero = Tensor::zeros((1, a), DType::F32, ep.actions.device())?;
+        let actions = Tensor::cat(&[&zero, &ep.actions.narrow(0, t, w - 1)?], 0)?;
+        let last = t + w - 2;
+        Ok((latents, actions, ep.rewards[last], if ep.terminated[last] { 1.0 } else { 0.0 }))
+    }
+
+    /// `batch` windows drawn uniformly from `rng`.
+    pub fn sample(&self, batch: usize, rng: &mut ChaCha8Rng) -> ModelResult<Batch> {
+        if self.starts.is_empty() {
+            return Err(ModelError::InvalidData(format!("no episode holds a window of {} frames", self.window)));
+        }
+        let picks: Vec<(usize, usize)> = (0..batch).map(|_| self.starts[rng.random_range(0..self.starts.len())]).collect();
+        self.gather(&picks)
+    }
+
+    /// The windows `picks` (episode, first frame) as one batch.
+    pub fn gather(&self, picks: &[(usize, usize)]) -> ModelResult<Batch> {
+        let (mut lat, mut act, mut rew, mut term) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for &(e, t) in picks {
+            let (l, a, r, d) = self.window(e, t)?;
+            lat.push(l);
+            act.push(a);
+            rew.push(r);
+            term.push(d);
+        }
+        let device = lat[0].device().clone();
+        Ok(Batch {
+            latents: Tensor::stack(&lat, 0)?,
+            actions: Tensor::stack(&act, 0)?,
+            reward: Tensor::new(rew, &device)?,
+            terminated: Tensor::new(term, &device)?,
+        })
+    }
+
+    /// Every window start, in order (for evaluation).
+    pub fn starts(&self) -> &[(usize, usize)] {
+        &self.starts
+    }
+}
+
+/// The most common colour of the first frame of the first episode (the background,
+/// when the manifest does not name it).
+pub fn guess_background(ep: &Episode) -> [u8; 3] {
+    let mut counts = std::collections::HashMap::new();
+    let px = ep.frames.len() / 3 / (ep.len() + 1).max(1);
+    for p in ep.frames.chunks_exact(3).take(px) {
+        *counts.entry([p[0], p[1], p[2]]).or_insert(0usize) += 1;
+    }
+    counts.into_iter().max_by_key(|(c, n)| (*n, *c)).map_or([0, 0, 0], |(c, _)| c)
+}
+
+/// The background colour as a latent frame `[C, h, w]`.
+pub fn background_latent(codec: &dyn FrameCodec, rgb: [u8; 3], device: &Device) -> ModelResult<Tensor> {
+    let (h, w) = codec.frame_size();
+    let frame: Vec<u8> = (0..h * w).flat_map(|_| rgb).collect();
+    Ok(codec.encode(&frames_tensor(&frame, h, w, device)?)?.squeeze(0)?.squeeze(0)?)
+}
