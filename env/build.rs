@@ -9,7 +9,10 @@ fn main() {
 
 #[cfg(feature = "server")]
 fn compile_protos() {
-    let files = ["proto/dm_env_rpc/v1/dm_env_rpc.proto", "proto/google/rpc/status.proto"];
+    let files = [
+        "proto/dm_env_rpc/v1/dm_env_rpc.proto",
+        "proto/google/rpc/status.proto",
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }

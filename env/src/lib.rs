@@ -19,6 +19,7 @@
 mod check;
 mod error;
 pub mod gif_out;
+mod imagine;
 mod physics;
 pub mod record;
 mod vector;
@@ -32,6 +33,7 @@ mod fake;
 
 pub use check::{check_env, CheckError};
 pub use error::EnvError;
+pub use imagine::{Imagine, ImaginedRollout};
 pub use physics::PhysicsEnv;
 pub use somnium_scenarios::{Action, Frame, Scenario, Space};
 pub use vector::{VecEnv, VecStep};

@@ -32,6 +32,8 @@ pub struct PhysicsEnv {
     max_episode_steps: Option<u32>,
     action_space: Space,
     observation_space: ObservationSpace,
+    /// The actions taken since the last reset (for replaying the episode).
+    actions: Vec<Action>,
 }
 
 impl PhysicsEnv {
@@ -62,6 +64,7 @@ impl PhysicsEnv {
             max_episode_steps,
             action_space,
             observation_space,
+            actions: Vec::new(),
         })
     }
 
@@ -94,6 +97,12 @@ impl PhysicsEnv {
     /// Seed of the current episode.
     pub fn episode_seed(&self) -> u64 {
         self.episode_seed
+    }
+
+    /// The actions taken since the last reset, in order: with
+    /// [`Self::episode_seed`] they replay the episode exactly.
+    pub fn episode_actions(&self) -> &[Action] {
+        &self.actions
     }
 
     /// Steps since the last reset.
@@ -133,6 +142,7 @@ impl Env for PhysicsEnv {
         };
         self.episode_seed = seed;
         self.elapsed_steps = 0;
+        self.actions.clear();
         self.scenario.reset(seed);
         self.phase = Phase::Running;
         Ok((self.observe(), self.info()))
@@ -161,6 +171,7 @@ impl Env for PhysicsEnv {
             other => EnvError::Scenario(other),
         })?;
         self.elapsed_steps += 1;
+        self.actions.push(action.clone());
         let terminated = transition.terminated;
         let truncated = !terminated
             && self

@@ -78,6 +78,7 @@ class SomniumEnv(gymnasium.Env):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
         self.scenario = scenario
+        self.address = address
         self.clip_actions = clip_actions
         self._connection = None
         self._world: Optional[str] = None

@@ -35,9 +35,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "--max-message-mib must be within 1..=256, got {}",
         args.max_message_mib
     );
-    anyhow::ensure!(args.idle_timeout_s > 0, "--idle-timeout-s must be at least 1");
+    anyhow::ensure!(
+        args.idle_timeout_s > 0,
+        "--idle-timeout-s must be at least 1"
+    );
     if !args.bind.ip().is_loopback() && args.token.is_none() {
-        eprintln!("warning: serving on {} without --token: anyone who can reach it can use it", args.bind);
+        eprintln!(
+            "warning: serving on {} without --token: anyone who can reach it can use it",
+            args.bind
+        );
     }
     let config = ServerConfig {
         max_worlds: args.max_worlds,

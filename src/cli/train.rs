@@ -13,7 +13,9 @@ use somnium_world_model::codec::{codec_for, ConvAutoencoder, FrameCodec};
 use somnium_world_model::config::{ActionKind, CodecKind, ModelConfig, PredictionTarget};
 use somnium_world_model::data::{DatasetReader, ManifestActionSpace};
 use somnium_world_model::train::checkpointing::saved_train_config;
-use somnium_world_model::train::{background_latent, TrainConfig, Trainer, WindowSource};
+use somnium_world_model::metrics::{EvalReport, FrameSpec};
+use somnium_world_model::train::evaluate::{rollout_report, RolloutEvalOptions};
+use somnium_world_model::train::{median_background, TrainConfig, Trainer, WindowSource};
 
 /// Arguments of `somnium train`.
 #[derive(clap::Args)]
@@ -56,9 +58,18 @@ pub struct Args {
     /// Learned codec weights (from `somnium train-codec`); the pixel codec otherwise.
     #[arg(long)]
     pub codec: Option<PathBuf>,
-    /// Episodes held out for validation (the dataset's last ones).
+    /// Held-out dataset (e.g. data/bounce-val); else the last --val-episodes of --data.
+    #[arg(long)]
+    pub val_data: Option<PathBuf>,
+    /// Episodes held out for validation (the dataset's last ones, or of --val-data).
     #[arg(long, default_value_t = 50)]
     pub val_episodes: usize,
+    /// Rollout validation (32 dreamed steps vs the baselines) every N steps; 0: only at the end.
+    #[arg(long, default_value_t = 0)]
+    pub rollout_every: u64,
+    /// Held-out episodes dreamed by the rollout validation at the end (16 during training).
+    #[arg(long, default_value_t = 50)]
+    pub rollout_episodes: usize,
     /// Validation every N steps.
     #[arg(long, default_value_t = 100)]
     pub val_every: u64,
@@ -111,9 +122,9 @@ fn manifest_hash(dir: &Path) -> String {
 }
 
 /// Loads and encodes the dataset: (train windows, held-out windows).
-fn load_windows(reader: &DatasetReader, codec: &dyn FrameCodec, cfg: &ModelConfig, val_episodes: usize, device: &Device) -> anyhow::Result<(WindowSource, WindowSource)> {
+fn load_windows(reader: &DatasetReader, val_reader: Option<&DatasetReader>, codec: &dyn FrameCodec, cfg: &ModelConfig, val_episodes: usize, device: &Device) -> anyhow::Result<(WindowSource, WindowSource)> {
     let total = reader.len();
-    let n_val = val_episodes.min(total / 5);
+    let n_val = if val_reader.is_some() { 0 } else { val_episodes.min(total / 5) };
     let mut train = WindowSource::from_episodes(&[], codec, cfg, false, device)?;
     let mut val = WindowSource::from_episodes(&[], codec, cfg, true, device)?;
     let bar = ProgressBar::new(total as u64).with_style(ProgressStyle::with_template("encoding {bar:30} {pos}/{len} episodes")?);
@@ -129,6 +140,14 @@ fn load_windows(reader: &DatasetReader, codec: &dyn FrameCodec, cfg: &ModelConfi
         }
     }
     bar.finish_and_clear();
+    if let Some(vr) = val_reader {
+        if (vr.spec().height, vr.spec().width) != (reader.spec().height, reader.spec().width) {
+            bail!("--val-data frames are {}x{}, --data frames {}x{}", vr.spec().height, vr.spec().width, reader.spec().height, reader.spec().width);
+        }
+        for i in 0..vr.len().min(val_episodes) {
+            val.push(&vr.load_episode(i)?, codec, cfg, true, device)?;
+        }
+    }
     Ok((train, val))
 }
 
@@ -172,9 +191,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.tokens_per_frame(),
         cfg.window()
     );
-    let (train, val) = load_windows(&reader, codec.as_ref(), &cfg, args.val_episodes, &device)?;
+    let val_reader = match &args.val_data {
+        Some(dir) => Some(DatasetReader::open(dir).with_context(|| format!("opening held-out dataset {}", dir.display()))?),
+        None => None,
+    };
+    let (train, val) = load_windows(&reader, val_reader.as_ref(), codec.as_ref(), &cfg, args.val_episodes, &device)?;
     println!("data: {} training windows, {} held-out episodes", train.windows(), val.episodes().len());
-    let bg = background_latent(codec.as_ref(), reader.spec().background, &device)?;
+    let bg = median_background(&train, 256)?;
+    let spec = reader.spec();
+    let frame_spec = FrameSpec {
+        height: spec.height,
+        width: spec.width,
+        colors: spec.colors.clone(),
+        background: spec.background,
+        arena_px: spec.arena_px,
+    };
+    let can_rollout = !spec.colors.is_empty() && !val.episodes().is_empty();
     let mut trainer = Trainer::new(&cfg, train_cfg.clone(), train, Some(&val), bg)?;
     let mut elapsed_before = 0.0;
     if args.resume {
@@ -227,6 +259,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 log_line(&args.out, serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "val_frame_loss": v}))?;
             }
         }
+        if can_rollout && args.rollout_every > 0 && stats.step % args.rollout_every == 0 {
+            let opts = RolloutEvalOptions { episodes: 16, ..RolloutEvalOptions::default() };
+            let report = trainer.with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??;
+            bar.println(summary_line(stats.step, &report));
+            log_line(&args.out, serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "rollout": report}))?;
+        }
         if stats.step % args.save_every == 0 {
             let extra = serde_json::json!({"elapsed_s": elapsed_before + start.elapsed().as_secs_f64()});
             trainer.save(&ckpt_dir, &hash, extra)?;
@@ -235,8 +273,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let elapsed = elapsed_before + start.elapsed().as_secs_f64();
     trainer.save(&ckpt_dir, &hash, serde_json::json!({"elapsed_s": elapsed}))?;
-    let val = trainer.validation_loss()?;
-    if let Some(v) = val {
+    let val_loss = trainer.validation_loss()?;
+    if let Some(v) = val_loss {
         log_line(&args.out, serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "val_frame_loss": v}))?;
     }
     let run_s = start.elapsed().as_secs_f64();
@@ -244,9 +282,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "done: step {} in {:.1} min this run; validation frame loss {}; checkpoint {}",
         trainer.step(),
         run_s / 60.0,
-        val.map_or("n/a".into(), |v| format!("{v:.5}")),
+        val_loss.map_or("n/a".into(), |v| format!("{v:.5}")),
         ckpt_dir.display()
     );
+    if can_rollout {
+        let opts = RolloutEvalOptions { episodes: args.rollout_episodes, ..RolloutEvalOptions::default() };
+        let report = trainer.with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??;
+        log_line(&args.out, serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "rollout": report}))?;
+        report.write_json(&args.out.join("rollout.json"))?;
+        report.write_markdown(&args.out.join("rollout.md"))?;
+        println!("{}", report.to_markdown());
+    }
     let _ = curve;
     Ok(())
+}
+
+/// One line: centroid error (64-px units) and kept share at horizons 1, 8 and 32, model vs baselines.
+fn summary_line(step: u64, report: &EvalReport) -> String {
+    let mut parts = vec![format!("step {step} rollout:")];
+    for m in &report.methods {
+        let cells: Vec<String> = m
+            .horizons
+            .iter()
+            .filter(|h| [1, 8, 32].contains(&h.horizon))
+            .map(|h| {
+                let e = h.centroid_error_64.as_ref().map_or("-".into(), |s| format!("{:.2}", s.mean));
+                let k = h.kept_share.map_or("-".into(), |k| format!("{:.0}%", k * 100.0));
+                format!("h{} {e} ({k})", h.horizon)
+            })
+            .collect();
+        parts.push(format!("{} {}", m.name, cells.join(" ")));
+    }
+    parts.join(" | ")
 }

@@ -40,7 +40,12 @@ impl EvalError {
 }
 
 /// Checks that `frame` holds `height * width * 3` bytes.
-pub(crate) fn check_frame(what: impl FnOnce() -> String, frame: &[u8], height: usize, width: usize) -> Result<(), EvalError> {
+pub(crate) fn check_frame(
+    what: impl FnOnce() -> String,
+    frame: &[u8],
+    height: usize,
+    width: usize,
+) -> Result<(), EvalError> {
     let expected = height * width * 3;
     if frame.len() == expected && expected > 0 {
         Ok(())
@@ -63,14 +68,18 @@ pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), E
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".eval-")
-        .suffix(".tmp")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".eval-").suffix(".tmp");
+    // Readable like any file the user writes (tempfile's default is owner-only).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder
         .tempfile_in(dir)
         .map_err(|e| EvalError::io(dir, e))?;
     tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| EvalError::io(path, e))?;
-    tmp.persist(path).map_err(|e| EvalError::io(path, e.error))?;
+    tmp.persist(path)
+        .map_err(|e| EvalError::io(path, e.error))?;
     Ok(())
 }

@@ -15,3 +15,4 @@ pub mod checkpoint;
 pub mod eval_error;
 pub mod objects;
 pub mod metrics;
+pub mod plots;

@@ -14,8 +14,9 @@ use super::proto::environment_client::EnvironmentClient;
 use super::proto::environment_request::Payload as Request;
 use super::proto::environment_response::Payload as Response;
 use super::proto::{
-    ActionObservationSpecs, CreateWorldRequest, DestroyWorldRequest, EnvironmentRequest, EnvironmentResponse,
-    JoinWorldRequest, LeaveWorldRequest, ResetRequest, StepRequest, StepResponse, Tensor,
+    ActionObservationSpecs, CreateWorldRequest, DestroyWorldRequest, EnvironmentRequest,
+    EnvironmentResponse, JoinWorldRequest, LeaveWorldRequest, ResetRequest, StepRequest,
+    StepResponse, Tensor,
 };
 
 /// Errors a client sees.
@@ -61,48 +62,86 @@ impl EnvClient {
         let (requests, receiver) = mpsc::channel(4);
         let mut call = tonic::Request::new(ReceiverStream::new(receiver));
         if let Some(token) = token {
-            let value: MetadataValue<_> = format!("Bearer {token}").parse().map_err(|e| transport(&e))?;
+            let value: MetadataValue<_> = format!("Bearer {token}")
+                .parse()
+                .map_err(|e| transport(&e))?;
             call.metadata_mut().insert("authorization", value);
         }
-        let responses = client.process(call).await.map_err(status_error)?.into_inner();
-        Ok(EnvClient { requests, responses })
+        let responses = client
+            .process(call)
+            .await
+            .map_err(status_error)?
+            .into_inner();
+        Ok(EnvClient {
+            requests,
+            responses,
+        })
     }
 
     /// Send one request payload and wait for its response payload.
     pub async fn request(&mut self, payload: Request) -> Result<Response, ClientError> {
-        self.send_request(EnvironmentRequest { payload: Some(payload) }).await
+        self.send_request(EnvironmentRequest {
+            payload: Some(payload),
+        })
+        .await
     }
 
     /// Send one request as it is (even an invalid one) and wait for its response payload.
-    pub async fn send_request(&mut self, request: EnvironmentRequest) -> Result<Response, ClientError> {
+    pub async fn send_request(
+        &mut self,
+        request: EnvironmentRequest,
+    ) -> Result<Response, ClientError> {
         let sent = self.requests.send(request).await;
         if sent.is_err() {
-            return Err(ClientError::Transport("the request stream is closed".into()));
+            return Err(ClientError::Transport(
+                "the request stream is closed".into(),
+            ));
         }
         match self.responses.message().await {
-            Ok(Some(EnvironmentResponse { payload: Some(Response::Error(s)) })) => {
-                Err(ClientError::Rpc { code: Code::from_i32(s.code), message: s.message })
-            }
+            Ok(Some(EnvironmentResponse {
+                payload: Some(Response::Error(s)),
+            })) => Err(ClientError::Rpc {
+                code: Code::from_i32(s.code),
+                message: s.message,
+            }),
             Ok(Some(EnvironmentResponse { payload: Some(p) })) => Ok(p),
-            Ok(Some(EnvironmentResponse { payload: None })) => Err(ClientError::Unexpected("empty response".into())),
-            Ok(None) => Err(ClientError::Transport("the server closed the stream".into())),
+            Ok(Some(EnvironmentResponse { payload: None })) => {
+                Err(ClientError::Unexpected("empty response".into()))
+            }
+            Ok(None) => Err(ClientError::Transport(
+                "the server closed the stream".into(),
+            )),
             Err(status) => Err(status_error(status)),
         }
     }
 
     /// CreateWorld; returns the world's name.
-    pub async fn create_world(&mut self, settings: HashMap<String, Tensor>) -> Result<String, ClientError> {
-        match self.request(Request::CreateWorld(CreateWorldRequest { settings })).await? {
+    pub async fn create_world(
+        &mut self,
+        settings: HashMap<String, Tensor>,
+    ) -> Result<String, ClientError> {
+        match self
+            .request(Request::CreateWorld(CreateWorldRequest { settings }))
+            .await?
+        {
             Response::CreateWorld(r) => Ok(r.world_name),
             other => Err(unexpected("CreateWorld", &other)),
         }
     }
 
     /// JoinWorld; returns the specs.
-    pub async fn join_world(&mut self, world_name: &str) -> Result<ActionObservationSpecs, ClientError> {
-        let request = JoinWorldRequest { world_name: world_name.to_string(), settings: HashMap::new() };
+    pub async fn join_world(
+        &mut self,
+        world_name: &str,
+    ) -> Result<ActionObservationSpecs, ClientError> {
+        let request = JoinWorldRequest {
+            world_name: world_name.to_string(),
+            settings: HashMap::new(),
+        };
         match self.request(Request::JoinWorld(request)).await? {
-            Response::JoinWorld(r) => r.specs.ok_or_else(|| ClientError::Unexpected("JoinWorld without specs".into())),
+            Response::JoinWorld(r) => r
+                .specs
+                .ok_or_else(|| ClientError::Unexpected("JoinWorld without specs".into())),
             other => Err(unexpected("JoinWorld", &other)),
         }
     }
@@ -113,7 +152,10 @@ impl EnvClient {
         actions: HashMap<u64, Tensor>,
         requested: Vec<u64>,
     ) -> Result<StepResponse, ClientError> {
-        let request = StepRequest { actions, requested_observations: requested };
+        let request = StepRequest {
+            actions,
+            requested_observations: requested,
+        };
         match self.request(Request::Step(request)).await? {
             Response::Step(r) => Ok(r),
             other => Err(unexpected("Step", &other)),
@@ -122,7 +164,10 @@ impl EnvClient {
 
     /// Reset, optionally with a new seed; the next Step starts a sequence.
     pub async fn reset(&mut self, settings: HashMap<String, Tensor>) -> Result<(), ClientError> {
-        match self.request(Request::Reset(ResetRequest { settings })).await? {
+        match self
+            .request(Request::Reset(ResetRequest { settings }))
+            .await?
+        {
             Response::Reset(_) => Ok(()),
             other => Err(unexpected("Reset", &other)),
         }
@@ -130,7 +175,10 @@ impl EnvClient {
 
     /// LeaveWorld.
     pub async fn leave_world(&mut self) -> Result<(), ClientError> {
-        match self.request(Request::LeaveWorld(LeaveWorldRequest {})).await? {
+        match self
+            .request(Request::LeaveWorld(LeaveWorldRequest {}))
+            .await?
+        {
             Response::LeaveWorld(_) => Ok(()),
             other => Err(unexpected("LeaveWorld", &other)),
         }
@@ -138,7 +186,9 @@ impl EnvClient {
 
     /// DestroyWorld.
     pub async fn destroy_world(&mut self, world_name: &str) -> Result<(), ClientError> {
-        let request = DestroyWorldRequest { world_name: world_name.to_string() };
+        let request = DestroyWorldRequest {
+            world_name: world_name.to_string(),
+        };
         match self.request(Request::DestroyWorld(request)).await? {
             Response::DestroyWorld(_) => Ok(()),
             other => Err(unexpected("DestroyWorld", &other)),
@@ -147,7 +197,10 @@ impl EnvClient {
 }
 
 fn status_error(status: tonic::Status) -> ClientError {
-    ClientError::Rpc { code: status.code(), message: status.message().to_string() }
+    ClientError::Rpc {
+        code: status.code(),
+        message: status.message().to_string(),
+    }
 }
 
 fn unexpected(request: &str, got: &Response) -> ClientError {

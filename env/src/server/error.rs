@@ -19,10 +19,16 @@ pub enum ServerError {
     #[error("bad setting '{name}': {reason}")]
     BadSetting { name: String, reason: String },
     #[error("unknown setting '{name}' for {request} (known: {known})")]
-    UnknownSetting { name: String, request: &'static str, known: String },
+    UnknownSetting {
+        name: String,
+        request: &'static str,
+        known: String,
+    },
     #[error("unknown scenario or variant: {0}")]
     UnknownScenario(String),
-    #[error("dream worlds are not available yet in this build (model '{0}'): use backend 'physics'")]
+    #[error(
+        "dream worlds are not available yet in this build (model '{0}'): use backend 'physics'"
+    )]
     DreamUnavailable(String),
     #[error("unknown world '{0}'")]
     UnknownWorld(String),
@@ -61,15 +67,21 @@ impl ServerError {
     pub fn code(&self) -> Code {
         use ServerError::*;
         match self {
-            EmptyRequest | MissingSetting(_) | BadSetting { .. } | UnknownSetting { .. } | UnknownScenario(_) => {
+            EmptyRequest
+            | MissingSetting(_)
+            | BadSetting { .. }
+            | UnknownSetting { .. }
+            | UnknownScenario(_) => Code::InvalidArgument,
+            UnknownAction { .. } | UnknownObservation { .. } | BadAction { .. } => {
                 Code::InvalidArgument
             }
-            UnknownAction { .. } | UnknownObservation { .. } | BadAction { .. } => Code::InvalidArgument,
             ActionOutOfRange { .. } => Code::OutOfRange,
             Unsupported(_) | DreamUnavailable(_) => Code::Unimplemented,
             UnknownWorld(_) | WorldExpired(_) => Code::NotFound,
             TooManyWorlds(_) => Code::ResourceExhausted,
-            WorldBusy(_) | WorldInUse(_) | AlreadyJoined(_) | NotJoined(_) => Code::FailedPrecondition,
+            WorldBusy(_) | WorldInUse(_) | AlreadyJoined(_) | NotJoined(_) => {
+                Code::FailedPrecondition
+            }
             Env(e) => env_error_code(e),
             WorldFailed { .. } | Transport(_) | Io(_) => Code::Internal,
         }
@@ -77,7 +89,11 @@ impl ServerError {
 
     /// This error as the `google.rpc.Status` that an `EnvironmentResponse` carries.
     pub fn to_rpc_status(&self) -> tonic_types::Status {
-        tonic_types::Status { code: self.code() as i32, message: self.to_string(), details: Vec::new() }
+        tonic_types::Status {
+            code: self.code() as i32,
+            message: self.to_string(),
+            details: Vec::new(),
+        }
     }
 
     /// This error as a tonic status (for errors that end a stream).
@@ -90,9 +106,9 @@ fn env_error_code(e: &EnvError) -> Code {
     match e {
         EnvError::BadAction { .. } => Code::InvalidArgument,
         EnvError::Scenario(ScenarioError::BadAction(_)) => Code::InvalidArgument,
-        EnvError::Scenario(ScenarioError::UnknownScenario(_) | ScenarioError::UnknownVariant { .. }) => {
-            Code::InvalidArgument
-        }
+        EnvError::Scenario(
+            ScenarioError::UnknownScenario(_) | ScenarioError::UnknownVariant { .. },
+        ) => Code::InvalidArgument,
         EnvError::BadConfig(_) => Code::InvalidArgument,
         EnvError::NeedsReset(_) => Code::FailedPrecondition,
         _ => Code::Internal,
@@ -103,10 +119,13 @@ fn env_error_code(e: &EnvError) -> Code {
 /// [`ServerError::UnknownScenario`], bad configs a bad setting.
 pub(crate) fn from_make_error(e: EnvError) -> ServerError {
     match e {
-        EnvError::Scenario(s @ (ScenarioError::UnknownScenario(_) | ScenarioError::UnknownVariant { .. })) => {
-            ServerError::UnknownScenario(s.to_string())
-        }
-        EnvError::BadConfig(reason) => ServerError::BadSetting { name: "width/height".into(), reason },
+        EnvError::Scenario(
+            s @ (ScenarioError::UnknownScenario(_) | ScenarioError::UnknownVariant { .. }),
+        ) => ServerError::UnknownScenario(s.to_string()),
+        EnvError::BadConfig(reason) => ServerError::BadSetting {
+            name: "width/height".into(),
+            reason,
+        },
         other => ServerError::Env(other),
     }
 }
@@ -118,17 +137,32 @@ mod tests {
     #[test]
     fn codes_follow_grpc_meaning() {
         assert_eq!(ServerError::UnknownWorld("w".into()).code(), Code::NotFound);
-        assert_eq!(ServerError::NotJoined("Step").code(), Code::FailedPrecondition);
-        assert_eq!(ServerError::TooManyWorlds(2).code(), Code::ResourceExhausted);
-        assert_eq!(ServerError::DreamUnavailable("m".into()).code(), Code::Unimplemented);
-        let status = ServerError::UnknownObservation { uid: 99, known: "1, 2".into() }.to_rpc_status();
+        assert_eq!(
+            ServerError::NotJoined("Step").code(),
+            Code::FailedPrecondition
+        );
+        assert_eq!(
+            ServerError::TooManyWorlds(2).code(),
+            Code::ResourceExhausted
+        );
+        assert_eq!(
+            ServerError::DreamUnavailable("m".into()).code(),
+            Code::Unimplemented
+        );
+        let status = ServerError::UnknownObservation {
+            uid: 99,
+            known: "1, 2".into(),
+        }
+        .to_rpc_status();
         assert_eq!(status.code, Code::InvalidArgument as i32);
         assert!(status.message.contains("99"));
     }
 
     #[test]
     fn unknown_scenarios_are_invalid_arguments() {
-        let e = from_make_error(EnvError::Scenario(ScenarioError::UnknownScenario("nope-v0".into())));
+        let e = from_make_error(EnvError::Scenario(ScenarioError::UnknownScenario(
+            "nope-v0".into(),
+        )));
         assert!(matches!(e, ServerError::UnknownScenario(_)));
         assert_eq!(e.code(), Code::InvalidArgument);
         assert!(e.to_string().contains("nope-v0"));

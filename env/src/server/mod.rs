@@ -27,6 +27,8 @@ pub mod world;
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 
 use std::net::SocketAddr;
@@ -51,7 +53,8 @@ pub mod proto {
 }
 
 /// Builds the env of a new world from its settings.
-pub type EnvFactory = Arc<dyn Fn(&WorldSettings) -> Result<Box<dyn Env>, ServerError> + Send + Sync>;
+pub type EnvFactory =
+    Arc<dyn Fn(&WorldSettings) -> Result<Box<dyn Env>, ServerError> + Send + Sync>;
 
 /// The server's limits and access control.
 #[derive(Clone, Debug)]
@@ -82,8 +85,13 @@ impl Default for ServerConfig {
 pub fn default_factory() -> EnvFactory {
     Arc::new(|settings: &WorldSettings| match &settings.backend {
         Backend::Physics => {
-            let env = PhysicsEnv::make(&settings.scenario, &settings.variant, settings.width, settings.height)
-                .map_err(error::from_make_error)?;
+            let env = PhysicsEnv::make(
+                &settings.scenario,
+                &settings.variant,
+                settings.width,
+                settings.height,
+            )
+            .map_err(error::from_make_error)?;
             Ok(Box::new(env) as Box<dyn Env>)
         }
         Backend::Dream { model } => Err(ServerError::DreamUnavailable(model.display().to_string())),
@@ -92,8 +100,14 @@ pub fn default_factory() -> EnvFactory {
 
 /// Serve `factory`'s worlds on `bind` until Ctrl-C (or SIGTERM), on a multi-threaded tokio
 /// runtime. Prints the address once listening (port 0 picks a free port).
-pub fn run_until_ctrl_c(bind: SocketAddr, config: ServerConfig, factory: EnvFactory) -> Result<(), ServerError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+pub fn run_until_ctrl_c(
+    bind: SocketAddr,
+    config: ServerConfig,
+    factory: EnvFactory,
+) -> Result<(), ServerError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;

@@ -75,7 +75,11 @@ impl Registry {
     }
 
     /// Build a world from `settings` on its own thread; returns its unique name.
-    pub async fn create(self: &Arc<Self>, settings: WorldSettings, session: u64) -> Result<String, ServerError> {
+    pub async fn create(
+        self: &Arc<Self>,
+        settings: WorldSettings,
+        session: u64,
+    ) -> Result<String, ServerError> {
         {
             let mut inner = self.lock();
             if inner.worlds.len() + inner.pending >= self.max_worlds {
@@ -88,15 +92,34 @@ impl Registry {
         drop(slot);
         let (name, commands, specs) = result?;
         let mut inner = self.lock();
-        inner.worlds.insert(name.clone(), WorldEntry { commands, specs, created_by: session, joined_by: None });
+        inner.worlds.insert(
+            name.clone(),
+            WorldEntry {
+                commands,
+                specs,
+                created_by: session,
+                joined_by: None,
+            },
+        );
         Ok(name)
     }
 
     async fn spawn_world(
         self: &Arc<Self>,
         settings: WorldSettings,
-    ) -> Result<(String, mpsc::Sender<WorldCommand>, Arc<ActionObservationSpecs>), ServerError> {
-        let name = format!("{}-{}", settings.scenario, self.next_world.fetch_add(1, Ordering::Relaxed));
+    ) -> Result<
+        (
+            String,
+            mpsc::Sender<WorldCommand>,
+            Arc<ActionObservationSpecs>,
+        ),
+        ServerError,
+    > {
+        let name = format!(
+            "{}-{}",
+            settings.scenario,
+            self.next_world.fetch_add(1, Ordering::Relaxed)
+        );
         let (commands, receiver) = mpsc::channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let factory = self.factory.clone();
@@ -106,7 +129,8 @@ impl Registry {
         std::thread::Builder::new()
             .name(format!("world {name}"))
             .spawn(move || {
-                let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&settings)));
+                let built =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&settings)));
                 let env = match built {
                     Ok(Ok(env)) => env,
                     Ok(Err(e)) => {

@@ -90,10 +90,15 @@ impl tonic::service::Interceptor for TokenCheck {
         let Some(expected) = &self.token else {
             return Ok(request);
         };
-        let given = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        let given = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
         match given.and_then(|v| v.strip_prefix("Bearer ")) {
             Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(request),
-            Some(_) => Err(Status::unauthenticated("wrong token in the authorization metadata")),
+            Some(_) => Err(Status::unauthenticated(
+                "wrong token in the authorization metadata",
+            )),
             None => Err(Status::unauthenticated(
                 "this server needs a token: send metadata 'authorization: Bearer <token>'",
             )),
@@ -134,16 +139,31 @@ impl RunningServer {
 
 /// Bind `addr` (port 0 picks a free port) and serve on a background task until
 /// [`RunningServer::shutdown`].
-pub async fn spawn(addr: SocketAddr, config: ServerConfig, factory: EnvFactory) -> Result<RunningServer, ServerError> {
+pub async fn spawn(
+    addr: SocketAddr,
+    config: ServerConfig,
+    factory: EnvFactory,
+) -> Result<RunningServer, ServerError> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let registry = Registry::new(config.max_worlds, config.idle_timeout, factory);
     let (stop, stopped) = watch::channel(false);
     let mut signal = stopped.clone();
-    let task = tokio::spawn(serve_with_registry(listener, config, registry.clone(), stopped, async move {
-        let _ = signal.wait_for(|s| *s).await;
-    }));
-    Ok(RunningServer { addr, registry, stop: Some(stop), task })
+    let task = tokio::spawn(serve_with_registry(
+        listener,
+        config,
+        registry.clone(),
+        stopped,
+        async move {
+            let _ = signal.wait_for(|s| *s).await;
+        },
+    ));
+    Ok(RunningServer {
+        addr,
+        registry,
+        stop: Some(stop),
+        task,
+    })
 }
 
 /// Serve on `listener` until `shutdown` completes, then end every stream and world.
@@ -169,11 +189,17 @@ async fn serve_with_registry(
     stopped: watch::Receiver<bool>,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let service = EnvService { registry: registry.clone(), next_session: AtomicU64::new(1), shutdown: stopped };
+    let service = EnvService {
+        registry: registry.clone(),
+        next_session: AtomicU64::new(1),
+        shutdown: stopped,
+    };
     let server = EnvironmentServer::new(service)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
-    let check = TokenCheck { token: config.token.as_deref().map(Arc::from) };
+    let check = TokenCheck {
+        token: config.token.as_deref().map(Arc::from),
+    };
     let result = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))

@@ -11,8 +11,8 @@ use tokio::sync::oneshot;
 use super::proto::environment_request::Payload as Request;
 use super::proto::environment_response::Payload as Response;
 use super::proto::{
-    ActionObservationSpecs, CreateWorldResponse, DestroyWorldResponse, EnvironmentRequest, EnvironmentResponse,
-    JoinWorldResponse, LeaveWorldResponse, ResetResponse, ResetWorldResponse,
+    ActionObservationSpecs, CreateWorldResponse, DestroyWorldResponse, EnvironmentRequest,
+    EnvironmentResponse, JoinWorldResponse, LeaveWorldResponse, ResetResponse, ResetWorldResponse,
 };
 use super::registry::Registry;
 use super::settings::{check_join_settings, parse_seed, WorldSettings};
@@ -34,7 +34,11 @@ pub(crate) struct Session {
 
 impl Session {
     pub fn new(id: u64, registry: Arc<Registry>) -> Self {
-        Session { id, registry, joined: None }
+        Session {
+            id,
+            registry,
+            joined: None,
+        }
     }
 
     /// Answer one request; failures become an `error` response.
@@ -43,7 +47,9 @@ impl Session {
             Ok(p) => p,
             Err(e) => Response::Error(e.to_rpc_status()),
         };
-        EnvironmentResponse { payload: Some(payload) }
+        EnvironmentResponse {
+            payload: Some(payload),
+        }
     }
 
     async fn dispatch(&mut self, request: EnvironmentRequest) -> Result<Response, ServerError> {
@@ -59,33 +65,63 @@ impl Session {
                 }
                 check_join_settings(&r.settings)?;
                 let (commands, specs) = self.registry.join(&r.world_name, self.id)?;
-                let response = JoinWorldResponse { specs: Some((*specs).clone()) };
-                self.joined = Some(Joined { world: r.world_name, commands, specs });
+                let response = JoinWorldResponse {
+                    specs: Some((*specs).clone()),
+                };
+                self.joined = Some(Joined {
+                    world: r.world_name,
+                    commands,
+                    specs,
+                });
                 Ok(Response::JoinWorld(response))
             }
             Request::Step(r) => {
                 self.joined.as_ref().ok_or(ServerError::NotJoined("Step"))?;
                 let (reply, answer) = oneshot::channel();
-                let command = WorldCommand::Step { actions: r.actions, requested: r.requested_observations, reply };
+                let command = WorldCommand::Step {
+                    actions: r.actions,
+                    requested: r.requested_observations,
+                    reply,
+                };
                 let response = self.ask(command, answer).await?;
                 Ok(Response::Step(response))
             }
             Request::Reset(r) => {
-                let joined = self.joined.as_ref().ok_or(ServerError::NotJoined("Reset"))?;
+                let joined = self
+                    .joined
+                    .as_ref()
+                    .ok_or(ServerError::NotJoined("Reset"))?;
                 let seed = parse_seed(&r.settings, "Reset")?;
                 let specs = (*joined.specs).clone();
                 let (reply, answer) = oneshot::channel();
-                self.ask(WorldCommand::Reset { seed, interrupt: false, reply }, answer).await?;
+                self.ask(
+                    WorldCommand::Reset {
+                        seed,
+                        interrupt: false,
+                        reply,
+                    },
+                    answer,
+                )
+                .await?;
                 Ok(Response::Reset(ResetResponse { specs: Some(specs) }))
             }
             Request::ResetWorld(r) => {
                 let seed = parse_seed(&r.settings, "ResetWorld")?;
                 let commands = self.registry.commands(&r.world_name)?;
                 let (reply, answer) = oneshot::channel();
-                if commands.send(WorldCommand::Reset { seed, interrupt: true, reply }).is_err() {
+                if commands
+                    .send(WorldCommand::Reset {
+                        seed,
+                        interrupt: true,
+                        reply,
+                    })
+                    .is_err()
+                {
                     return Err(self.registry.missing(&r.world_name));
                 }
-                answer.await.map_err(|_| self.registry.missing(&r.world_name))??;
+                answer
+                    .await
+                    .map_err(|_| self.registry.missing(&r.world_name))??;
                 Ok(Response::ResetWorld(ResetWorldResponse {}))
             }
             Request::LeaveWorld(_) => {
@@ -98,7 +134,10 @@ impl Session {
                 self.registry.destroy(&r.world_name)?;
                 Ok(Response::DestroyWorld(DestroyWorldResponse {}))
             }
-            Request::Extension(any) => Err(ServerError::Unsupported(format!("the extension '{}'", any.type_url))),
+            Request::Extension(any) => Err(ServerError::Unsupported(format!(
+                "the extension '{}'",
+                any.type_url
+            ))),
         }
     }
 

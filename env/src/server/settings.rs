@@ -10,7 +10,9 @@ use super::tensor::{dtype_of, payload_len};
 use super::ServerError;
 
 /// The keys CreateWorld accepts.
-pub const WORLD_SETTING_KEYS: &[&str] = &["scenario", "variant", "seed", "backend", "model", "width", "height"];
+pub const WORLD_SETTING_KEYS: &[&str] = &[
+    "scenario", "variant", "seed", "backend", "model", "width", "height",
+];
 
 /// Largest frame side a client may ask for (frames are sent every step).
 pub const MAX_FRAME_SIDE: usize = 512;
@@ -77,23 +79,48 @@ impl WorldSettings {
                 *field = v as usize;
             }
         }
-        let model = settings.get("model").map(|t| string_setting("model", t)).transpose()?;
-        let backend = settings.get("backend").map(|t| string_setting("backend", t)).transpose()?;
+        let model = settings
+            .get("model")
+            .map(|t| string_setting("model", t))
+            .transpose()?;
+        let backend = settings
+            .get("backend")
+            .map(|t| string_setting("backend", t))
+            .transpose()?;
         out.backend = match (backend.as_deref().unwrap_or("physics"), model) {
             ("physics", None) => Backend::Physics,
-            ("physics", Some(_)) => return Err(bad("model", "only dream worlds take a model".into())),
-            ("dream", Some(m)) => Backend::Dream { model: PathBuf::from(m) },
-            ("dream", None) => return Err(ServerError::MissingSetting("model (required by backend 'dream')".into())),
-            (other, _) => return Err(bad("backend", format!("'{other}' is neither 'physics' nor 'dream'"))),
+            ("physics", Some(_)) => {
+                return Err(bad("model", "only dream worlds take a model".into()))
+            }
+            ("dream", Some(m)) => Backend::Dream {
+                model: PathBuf::from(m),
+            },
+            ("dream", None) => {
+                return Err(ServerError::MissingSetting(
+                    "model (required by backend 'dream')".into(),
+                ))
+            }
+            (other, _) => {
+                return Err(bad(
+                    "backend",
+                    format!("'{other}' is neither 'physics' nor 'dream'"),
+                ))
+            }
         };
         Ok(out)
     }
 }
 
 /// Parse the settings of Reset or ResetWorld: only an optional `seed`.
-pub fn parse_seed(settings: &HashMap<String, Tensor>, request: &'static str) -> Result<Option<u64>, ServerError> {
+pub fn parse_seed(
+    settings: &HashMap<String, Tensor>,
+    request: &'static str,
+) -> Result<Option<u64>, ServerError> {
     check_keys(settings, &["seed"], request)?;
-    settings.get("seed").map(|t| u64_setting("seed", t)).transpose()
+    settings
+        .get("seed")
+        .map(|t| u64_setting("seed", t))
+        .transpose()
 }
 
 /// JoinWorld takes no settings: every key is unknown.
@@ -102,17 +129,28 @@ pub fn check_join_settings(settings: &HashMap<String, Tensor>) -> Result<(), Ser
 }
 
 fn bad(name: &str, reason: String) -> ServerError {
-    ServerError::BadSetting { name: name.to_string(), reason }
+    ServerError::BadSetting {
+        name: name.to_string(),
+        reason,
+    }
 }
 
-fn check_keys(settings: &HashMap<String, Tensor>, known: &[&str], request: &'static str) -> Result<(), ServerError> {
+fn check_keys(
+    settings: &HashMap<String, Tensor>,
+    known: &[&str],
+    request: &'static str,
+) -> Result<(), ServerError> {
     let mut keys: Vec<&String> = settings.keys().collect();
     keys.sort();
     match keys.into_iter().find(|k| !known.contains(&k.as_str())) {
         Some(name) => Err(ServerError::UnknownSetting {
             name: name.clone(),
             request,
-            known: if known.is_empty() { "none".into() } else { known.join(", ") },
+            known: if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            },
         }),
         None => Ok(()),
     }
@@ -120,7 +158,14 @@ fn check_keys(settings: &HashMap<String, Tensor>, known: &[&str], request: &'sta
 
 fn check_scalar(name: &str, t: &Tensor) -> Result<(), ServerError> {
     if payload_len(t) != 1 || t.shape.iter().any(|&d| d != 1) {
-        return Err(bad(name, format!("expected one value, got {} with shape {:?}", payload_len(t), t.shape)));
+        return Err(bad(
+            name,
+            format!(
+                "expected one value, got {} with shape {:?}",
+                payload_len(t),
+                t.shape
+            ),
+        ));
     }
     Ok(())
 }
@@ -129,7 +174,10 @@ fn string_setting(name: &str, t: &Tensor) -> Result<String, ServerError> {
     check_scalar(name, t)?;
     match &t.payload {
         Some(tensor::Payload::Strings(a)) => Ok(a.array[0].clone()),
-        _ => Err(bad(name, format!("expected a string, got {}", dtype_of(t).as_str_name()))),
+        _ => Err(bad(
+            name,
+            format!("expected a string, got {}", dtype_of(t).as_str_name()),
+        )),
     }
 }
 
@@ -141,7 +189,10 @@ fn u64_setting(name: &str, t: &Tensor) -> Result<u64, ServerError> {
         Some(tensor::Payload::Int64s(a)) => signed(a.array[0]),
         Some(tensor::Payload::Uint32s(a)) => Ok(a.array[0] as u64),
         Some(tensor::Payload::Uint64s(a)) => Ok(a.array[0]),
-        _ => Err(bad(name, format!("expected an integer, got {}", dtype_of(t).as_str_name()))),
+        _ => Err(bad(
+            name,
+            format!("expected an integer, got {}", dtype_of(t).as_str_name()),
+        )),
     }
 }
 
@@ -151,7 +202,10 @@ mod tests {
     use super::*;
 
     fn map(entries: &[(&str, Tensor)]) -> HashMap<String, Tensor> {
-        entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
@@ -168,33 +222,62 @@ mod tests {
             ("model", string_scalar("/tmp/m")),
         ]))
         .unwrap();
-        assert_eq!((s.variant.as_str(), s.seed, s.width, s.height), ("ood", 9, 32, 48));
-        assert_eq!(s.backend, Backend::Dream { model: "/tmp/m".into() });
+        assert_eq!(
+            (s.variant.as_str(), s.seed, s.width, s.height),
+            ("ood", 9, 32, 48)
+        );
+        assert_eq!(
+            s.backend,
+            Backend::Dream {
+                model: "/tmp/m".into()
+            }
+        );
     }
 
     #[test]
     fn rejects_missing_unknown_and_mistyped_settings() {
         let e = WorldSettings::parse(&HashMap::new()).unwrap_err();
         assert!(matches!(e, ServerError::MissingSetting(ref s) if s == "scenario"));
-        let e = WorldSettings::parse(&map(&[("scenario", string_scalar("push-v0")), ("colour", int64_scalar(1))]));
+        let e = WorldSettings::parse(&map(&[
+            ("scenario", string_scalar("push-v0")),
+            ("colour", int64_scalar(1)),
+        ]));
         assert!(e.unwrap_err().to_string().contains("colour"));
         let e = WorldSettings::parse(&map(&[("scenario", int64_scalar(3))])).unwrap_err();
         assert!(e.to_string().contains("expected a string"), "{e}");
-        let e = WorldSettings::parse(&map(&[("scenario", string_scalar("push-v0")), ("seed", int64_scalar(-1))]));
+        let e = WorldSettings::parse(&map(&[
+            ("scenario", string_scalar("push-v0")),
+            ("seed", int64_scalar(-1)),
+        ]));
         assert!(e.unwrap_err().to_string().contains("negative"));
-        let e = WorldSettings::parse(&map(&[("scenario", string_scalar("x")), ("width", int64_scalar(100_000))]));
+        let e = WorldSettings::parse(&map(&[
+            ("scenario", string_scalar("x")),
+            ("width", int64_scalar(100_000)),
+        ]));
         assert!(e.unwrap_err().to_string().contains("width"));
-        let e = WorldSettings::parse(&map(&[("scenario", string_scalar("x")), ("backend", string_scalar("warp"))]));
+        let e = WorldSettings::parse(&map(&[
+            ("scenario", string_scalar("x")),
+            ("backend", string_scalar("warp")),
+        ]));
         assert!(e.unwrap_err().to_string().contains("warp"));
-        let e = WorldSettings::parse(&map(&[("scenario", string_scalar("x")), ("backend", string_scalar("dream"))]));
+        let e = WorldSettings::parse(&map(&[
+            ("scenario", string_scalar("x")),
+            ("backend", string_scalar("dream")),
+        ]));
         assert!(matches!(e.unwrap_err(), ServerError::MissingSetting(_)));
-        let e = WorldSettings::parse(&map(&[("scenario", string_scalar("x")), ("seed", float_tensor(vec![1.0], &[]))]));
+        let e = WorldSettings::parse(&map(&[
+            ("scenario", string_scalar("x")),
+            ("seed", float_tensor(vec![1.0], &[])),
+        ]));
         assert!(e.unwrap_err().to_string().contains("FLOAT"));
     }
 
     #[test]
     fn reset_takes_only_a_seed_and_join_nothing() {
-        assert_eq!(parse_seed(&map(&[("seed", int64_scalar(4))]), "Reset").unwrap(), Some(4));
+        assert_eq!(
+            parse_seed(&map(&[("seed", int64_scalar(4))]), "Reset").unwrap(),
+            Some(4)
+        );
         assert_eq!(parse_seed(&HashMap::new(), "Reset").unwrap(), None);
         assert!(parse_seed(&map(&[("level", int64_scalar(4))]), "Reset").is_err());
         assert!(check_join_settings(&map(&[("agent", int64_scalar(1))])).is_err());

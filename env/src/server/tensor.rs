@@ -52,28 +52,48 @@ fn dims(shape: &[usize]) -> Vec<i32> {
 
 /// A float32 tensor of `shape` (row-major `values`).
 pub fn float_tensor(values: Vec<f32>, shape: &[usize]) -> Tensor {
-    Tensor { payload: Some(tensor::Payload::Floats(tensor::FloatArray { array: values })), shape: dims(shape) }
+    Tensor {
+        payload: Some(tensor::Payload::Floats(tensor::FloatArray {
+            array: values,
+        })),
+        shape: dims(shape),
+    }
 }
 
 /// A uint8 tensor of `shape`, e.g. an RGB frame `[height, width, 3]`.
 pub fn uint8_tensor(bytes: Vec<u8>, shape: &[usize]) -> Tensor {
-    Tensor { payload: Some(tensor::Payload::Uint8s(tensor::Uint8Array { array: bytes })), shape: dims(shape) }
+    Tensor {
+        payload: Some(tensor::Payload::Uint8s(tensor::Uint8Array { array: bytes })),
+        shape: dims(shape),
+    }
 }
 
 /// A scalar bool tensor.
 pub fn bool_scalar(value: bool) -> Tensor {
-    Tensor { payload: Some(tensor::Payload::Bools(tensor::BoolArray { array: vec![value] })), shape: Vec::new() }
+    Tensor {
+        payload: Some(tensor::Payload::Bools(tensor::BoolArray {
+            array: vec![value],
+        })),
+        shape: Vec::new(),
+    }
 }
 
 /// A scalar int64 tensor.
 pub fn int64_scalar(value: i64) -> Tensor {
-    Tensor { payload: Some(tensor::Payload::Int64s(tensor::Int64Array { array: vec![value] })), shape: Vec::new() }
+    Tensor {
+        payload: Some(tensor::Payload::Int64s(tensor::Int64Array {
+            array: vec![value],
+        })),
+        shape: Vec::new(),
+    }
 }
 
 /// A string tensor of one element (scalar).
 pub fn string_scalar(value: &str) -> Tensor {
     Tensor {
-        payload: Some(tensor::Payload::Strings(tensor::StringArray { array: vec![value.to_string()] })),
+        payload: Some(tensor::Payload::Strings(tensor::StringArray {
+            array: vec![value.to_string()],
+        })),
         shape: Vec::new(),
     }
 }
@@ -106,7 +126,9 @@ pub fn float_spec(name: &str, shape: &[usize], bounds: Option<(&[f32], &[f32])>)
 /// A uint8 spec of `shape` with bounds `0..=255`.
 pub fn uint8_spec(name: &str, shape: &[usize]) -> TensorSpec {
     let value = |v: u8| tensor_spec::Value {
-        payload: Some(tensor_spec::value::Payload::Uint8s(tensor::Uint8Array { array: vec![v] })),
+        payload: Some(tensor_spec::value::Payload::Uint8s(tensor::Uint8Array {
+            array: vec![v],
+        })),
     };
     TensorSpec {
         name: name.to_string(),
@@ -119,7 +141,13 @@ pub fn uint8_spec(name: &str, shape: &[usize]) -> TensorSpec {
 
 /// A scalar spec of `dtype` without bounds (bools, rewards).
 pub fn scalar_spec(name: &str, dtype: DataType) -> TensorSpec {
-    TensorSpec { name: name.to_string(), shape: Vec::new(), dtype: dtype as i32, min: None, max: None }
+    TensorSpec {
+        name: name.to_string(),
+        shape: Vec::new(),
+        dtype: dtype as i32,
+        min: None,
+        max: None,
+    }
 }
 
 /// The action spec of an action space: a `Box` is a float32 tensor with
@@ -129,7 +157,9 @@ pub fn action_spec(name: &str, space: &Space) -> TensorSpec {
         Space::Box { low, high, shape } => float_spec(name, shape, Some((low, high))),
         Space::Discrete(n) => {
             let value = |v: i64| tensor_spec::Value {
-                payload: Some(tensor_spec::value::Payload::Int64s(tensor::Int64Array { array: vec![v] })),
+                payload: Some(tensor_spec::value::Payload::Int64s(tensor::Int64Array {
+                    array: vec![v],
+                })),
             };
             TensorSpec {
                 name: name.to_string(),
@@ -145,22 +175,43 @@ pub fn action_spec(name: &str, space: &Space) -> TensorSpec {
 /// The shape a tensor stands for, with an inferred `-1` dimension resolved.
 /// Checks that the payload either fills the shape or has one element (broadcast).
 pub fn resolve_shape(t: &Tensor, name: &str) -> Result<Vec<usize>, ServerError> {
-    let bad = |reason: String| ServerError::BadAction { name: name.to_string(), reason };
+    let bad = |reason: String| ServerError::BadAction {
+        name: name.to_string(),
+        reason,
+    };
     let len = payload_len(t);
     let negative = t.shape.iter().filter(|&&d| d < 0).count();
     if negative > 1 {
-        return Err(bad(format!("shape {:?} has more than one variable (negative) dimension", t.shape)));
+        return Err(bad(format!(
+            "shape {:?} has more than one variable (negative) dimension",
+            t.shape
+        )));
     }
-    let known: usize = t.shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+    let known: usize = t
+        .shape
+        .iter()
+        .filter(|&&d| d >= 0)
+        .map(|&d| d as usize)
+        .product();
     if negative == 1 {
         if known == 0 || len % known != 0 {
-            return Err(bad(format!("{len} elements cannot fill shape {:?}", t.shape)));
+            return Err(bad(format!(
+                "{len} elements cannot fill shape {:?}",
+                t.shape
+            )));
         }
         let inferred = len / known;
-        return Ok(t.shape.iter().map(|&d| if d < 0 { inferred } else { d as usize }).collect());
+        return Ok(t
+            .shape
+            .iter()
+            .map(|&d| if d < 0 { inferred } else { d as usize })
+            .collect());
     }
     if len != known && len != 1 {
-        return Err(bad(format!("{len} elements do not fill shape {:?} ({known} elements)", t.shape)));
+        return Err(bad(format!(
+            "{len} elements do not fill shape {:?} ({known} elements)",
+            t.shape
+        )));
     }
     Ok(t.shape.iter().map(|&d| d as usize).collect())
 }
@@ -172,41 +223,74 @@ fn dtype_name(d: DataType) -> &'static str {
 /// Unpack the action tensor `t` for `space`: exact dtype (float32 for `Box`,
 /// int64 for `Discrete`), exact shape, finite values, inside the bounds.
 pub fn unpack_action(t: &Tensor, name: &str, space: &Space) -> Result<Action, ServerError> {
-    let bad = |reason: String| ServerError::BadAction { name: name.to_string(), reason };
-    let out_of_range = |reason: String| ServerError::ActionOutOfRange { name: name.to_string(), reason };
+    let bad = |reason: String| ServerError::BadAction {
+        name: name.to_string(),
+        reason,
+    };
+    let out_of_range = |reason: String| ServerError::ActionOutOfRange {
+        name: name.to_string(),
+        reason,
+    };
     let expected = match space {
         Space::Box { .. } => DataType::Float,
         Space::Discrete(_) => DataType::Int64,
     };
     let got = dtype_of(t);
     if got != expected {
-        return Err(bad(format!("dtype is {} but the spec says {}", dtype_name(got), dtype_name(expected))));
+        return Err(bad(format!(
+            "dtype is {} but the spec says {}",
+            dtype_name(got),
+            dtype_name(expected)
+        )));
     }
     let shape = resolve_shape(t, name)?;
     match (space, &t.payload) {
-        (Space::Box { low, high, shape: spec_shape }, Some(tensor::Payload::Floats(a))) => {
+        (
+            Space::Box {
+                low,
+                high,
+                shape: spec_shape,
+            },
+            Some(tensor::Payload::Floats(a)),
+        ) => {
             if &shape != spec_shape {
-                return Err(bad(format!("shape {shape:?} but the spec says {spec_shape:?}")));
+                return Err(bad(format!(
+                    "shape {shape:?} but the spec says {spec_shape:?}"
+                )));
             }
             let n: usize = spec_shape.iter().product();
-            let values = if a.array.len() == 1 && n != 1 { vec![a.array[0]; n] } else { a.array.clone() };
+            let values = if a.array.len() == 1 && n != 1 {
+                vec![a.array[0]; n]
+            } else {
+                a.array.clone()
+            };
             if let Some(i) = values.iter().position(|x| !x.is_finite()) {
-                return Err(bad(format!("element {i} is {} (actions must be finite)", values[i])));
+                return Err(bad(format!(
+                    "element {i} is {} (actions must be finite)",
+                    values[i]
+                )));
             }
             for (i, ((x, l), h)) in values.iter().zip(low).zip(high).enumerate() {
                 if x < l || x > h {
-                    return Err(out_of_range(format!("element {i} is {x}, outside [{l}, {h}]")));
+                    return Err(out_of_range(format!(
+                        "element {i} is {x}, outside [{l}, {h}]"
+                    )));
                 }
             }
             Ok(Action::Continuous(values))
         }
         (Space::Discrete(n), Some(tensor::Payload::Int64s(a))) => {
             if !shape.is_empty() {
-                return Err(bad(format!("shape {shape:?} but the spec says [] (a scalar)")));
+                return Err(bad(format!(
+                    "shape {shape:?} but the spec says [] (a scalar)"
+                )));
             }
             let v = a.array.first().copied().unwrap_or(-1);
             if v < 0 || v as u64 >= *n as u64 {
-                return Err(out_of_range(format!("{v} is outside 0..={}", n.saturating_sub(1))));
+                return Err(out_of_range(format!(
+                    "{v} is outside 0..={}",
+                    n.saturating_sub(1)
+                )));
             }
             Ok(Action::Discrete(v as usize))
         }
@@ -219,7 +303,11 @@ mod tests {
     use super::*;
 
     fn box2() -> Space {
-        Space::Box { low: vec![-1.0, -2.0], high: vec![1.0, 2.0], shape: vec![2] }
+        Space::Box {
+            low: vec![-1.0, -2.0],
+            high: vec![1.0, 2.0],
+            shape: vec![2],
+        }
     }
 
     #[test]
@@ -230,7 +318,10 @@ mod tests {
         inferred.shape = vec![-1];
         assert_eq!(unpack_action(&inferred, "action", &box2()).unwrap(), a);
         let broadcast = float_tensor(vec![0.25], &[2]);
-        assert_eq!(unpack_action(&broadcast, "action", &box2()).unwrap(), Action::Continuous(vec![0.25, 0.25]));
+        assert_eq!(
+            unpack_action(&broadcast, "action", &box2()).unwrap(),
+            Action::Continuous(vec![0.25, 0.25])
+        );
         let d = unpack_action(&int64_scalar(2), "action", &Space::Discrete(3)).unwrap();
         assert_eq!(d, Action::Discrete(2));
     }
@@ -238,22 +329,28 @@ mod tests {
     #[test]
     fn rejects_wrong_dtype_shape_nan_and_bounds() {
         let doubles = Tensor {
-            payload: Some(tensor::Payload::Doubles(tensor::DoubleArray { array: vec![0.0, 0.0] })),
+            payload: Some(tensor::Payload::Doubles(tensor::DoubleArray {
+                array: vec![0.0, 0.0],
+            })),
             shape: vec![2],
         };
         let e = unpack_action(&doubles, "action", &box2()).unwrap_err();
         assert!(e.to_string().contains("DOUBLE"), "{e}");
-        let e = unpack_action(&float_tensor(vec![0.0, 0.0], &[2, 1]), "action", &box2()).unwrap_err();
+        let e =
+            unpack_action(&float_tensor(vec![0.0, 0.0], &[2, 1]), "action", &box2()).unwrap_err();
         assert!(e.to_string().contains("shape"), "{e}");
-        let e = unpack_action(&float_tensor(vec![f32::NAN, 0.0], &[2]), "action", &box2()).unwrap_err();
+        let e =
+            unpack_action(&float_tensor(vec![f32::NAN, 0.0], &[2]), "action", &box2()).unwrap_err();
         assert!(e.to_string().contains("finite"), "{e}");
         let e = unpack_action(&float_tensor(vec![0.0, 2.5], &[2]), "action", &box2()).unwrap_err();
         assert_eq!(e.code(), tonic::Code::OutOfRange);
-        let e = unpack_action(&float_tensor(vec![0.0, 1.0, 2.0], &[3]), "action", &box2()).unwrap_err();
+        let e =
+            unpack_action(&float_tensor(vec![0.0, 1.0, 2.0], &[3]), "action", &box2()).unwrap_err();
         assert!(e.to_string().contains("[2]"), "{e}");
         let e = unpack_action(&int64_scalar(3), "action", &Space::Discrete(3)).unwrap_err();
         assert_eq!(e.code(), tonic::Code::OutOfRange);
-        let e = unpack_action(&float_tensor(vec![1.0], &[]), "action", &Space::Discrete(3)).unwrap_err();
+        let e = unpack_action(&float_tensor(vec![1.0], &[]), "action", &Space::Discrete(3))
+            .unwrap_err();
         assert!(e.to_string().contains("INT64"), "{e}");
     }
 
@@ -271,7 +368,11 @@ mod tests {
 
     #[test]
     fn specs_have_finite_bounds_of_their_dtype() {
-        let s = float_spec("state", &[1], Some((&[f32::NEG_INFINITY], &[f32::INFINITY])));
+        let s = float_spec(
+            "state",
+            &[1],
+            Some((&[f32::NEG_INFINITY], &[f32::INFINITY])),
+        );
         match s.min.and_then(|v| v.payload) {
             Some(tensor_spec::value::Payload::Floats(a)) => assert_eq!(a.array, vec![f32::MIN]),
             other => panic!("unexpected min {other:?}"),

@@ -3,65 +3,23 @@
 //! in the stream, which stays usable).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
 
 use tonic::Code;
 
 use super::proto::{tensor, DataType, EnvironmentStateType, Tensor};
 use super::tensor::{float_tensor, int64_scalar, string_scalar};
+use super::test_support::{fake_world, joined_client, settings, start};
 use super::*;
 use crate::fake::FakeScenario;
-use crate::{Action, EnvError, EnvSpec, Info, Observation, ObservationSpace, Space, Step};
 
-/// A scenario-free env that panics when stepped (a bug in an env must not take the server down).
-struct PanickingEnv;
-
-impl Env for PanickingEnv {
-    fn reset(&mut self, _seed: Option<u64>) -> Result<(Observation, Info), EnvError> {
-        let frame = crate::Frame { width: 2, height: 2, data: vec![0; 12] };
-        Ok((Observation { frame, state: None }, Info::default()))
-    }
-    fn step(&mut self, _action: &Action) -> Result<Step, EnvError> {
-        panic!("deliberate test panic")
-    }
-    fn observation_space(&self) -> ObservationSpace {
-        ObservationSpace { frame: ObservationSpace::frame_space(2, 2), state: None }
-    }
-    fn action_space(&self) -> Space {
-        Space::Discrete(2)
-    }
-    fn spec(&self) -> EnvSpec {
-        EnvSpec { id: "panic-v0".into(), variant: "id".into(), max_episode_steps: None, control_hz: 15.0 }
-    }
-}
-
-/// `fake-v0` (the crate's fake scenario), `panic-v0`, and the real registry otherwise.
-pub(super) fn test_factory() -> EnvFactory {
-    let real = default_factory();
-    Arc::new(move |s: &WorldSettings| match s.scenario.as_str() {
-        "fake-v0" if s.backend == Backend::Physics => {
-            let env = crate::PhysicsEnv::new(Box::new(FakeScenario::new()), s.width, s.height)?;
-            Ok(Box::new(env) as Box<dyn Env>)
-        }
-        "panic-v0" => Ok(Box::new(PanickingEnv) as Box<dyn Env>),
-        _ => real(s),
-    })
-}
-
-pub(super) async fn start(config: ServerConfig) -> RunningServer {
-    spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config, test_factory()).await.expect("server starts")
-}
-
-pub(super) fn settings(entries: &[(&str, Tensor)]) -> HashMap<String, Tensor> {
-    entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
-}
-
-pub(super) fn fake_world(seed: i64) -> HashMap<String, Tensor> {
-    settings(&[("scenario", string_scalar("fake-v0")), ("seed", int64_scalar(seed)), ("width", int64_scalar(16))])
-}
-
-const ALL: [u64; 6] = [FRAME_UID, STATE_UID, REWARD_UID, DISCOUNT_UID, TERMINATED_UID, TRUNCATED_UID];
+const ALL: [u64; 6] = [
+    FRAME_UID,
+    STATE_UID,
+    REWARD_UID,
+    DISCOUNT_UID,
+    TERMINATED_UID,
+    TRUNCATED_UID,
+];
 
 fn action(x: f32, y: f32) -> HashMap<u64, Tensor> {
     HashMap::from([(ACTION_UID, float_tensor(vec![x, y], &[2]))])
@@ -81,13 +39,6 @@ fn flag(t: &Tensor) -> bool {
     }
 }
 
-pub(super) async fn joined_client(server: &RunningServer, seed: i64) -> (EnvClient, String) {
-    let mut c = EnvClient::connect(server.addr, None).await.unwrap();
-    let world = c.create_world(fake_world(seed)).await.unwrap();
-    c.join_world(&world).await.unwrap();
-    (c, world)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_returns_named_specs_with_shapes_dtypes_and_bounds() {
     let server = start(ServerConfig::default()).await;
@@ -95,12 +46,31 @@ async fn join_returns_named_specs_with_shapes_dtypes_and_bounds() {
     let world = c.create_world(fake_world(1)).await.unwrap();
     let specs = c.join_world(&world).await.unwrap();
     let a = &specs.actions[&ACTION_UID];
-    assert_eq!((a.name.as_str(), a.shape.as_slice(), a.dtype), ("action", &[2][..], DataType::Float as i32));
+    assert_eq!(
+        (a.name.as_str(), a.shape.as_slice(), a.dtype),
+        ("action", &[2][..], DataType::Float as i32)
+    );
     let frame = &specs.observations[&FRAME_UID];
-    assert_eq!((frame.name.as_str(), frame.shape.as_slice()), ("frame", &[64, 16, 3][..]));
+    assert_eq!(
+        (frame.name.as_str(), frame.shape.as_slice()),
+        ("frame", &[64, 16, 3][..])
+    );
     assert_eq!(frame.dtype, DataType::Uint8 as i32);
-    let names: Vec<&str> = ALL.iter().map(|u| specs.observations[u].name.as_str()).collect();
-    assert_eq!(names, ["frame", "state", "reward", "discount", "terminated", "truncated"]);
+    let names: Vec<&str> = ALL
+        .iter()
+        .map(|u| specs.observations[u].name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "frame",
+            "state",
+            "reward",
+            "discount",
+            "terminated",
+            "truncated"
+        ]
+    );
     assert_eq!(specs.observations[&STATE_UID].shape, vec![2]);
     server.shutdown().await.unwrap();
 }
@@ -140,7 +110,9 @@ async fn episodes_run_terminate_and_truncate_with_gymnasium_flags() {
     assert_eq!(end.state, EnvironmentStateType::Interrupted as i32);
     assert!(flag(&end.observations[&TRUNCATED_UID]) && !flag(&end.observations[&TERMINATED_UID]));
     assert_eq!(floats(&end.observations[&DISCOUNT_UID]), vec![1.0]);
-    assert!(states[..states.len() - 1].iter().all(|s| s.state == EnvironmentStateType::Running as i32));
+    assert!(states[..states.len() - 1]
+        .iter()
+        .all(|s| s.state == EnvironmentStateType::Running as i32));
     server.shutdown().await.unwrap();
 }
 
@@ -149,12 +121,29 @@ async fn the_same_seed_gives_the_same_episode_and_reset_reseeds() {
     let server = start(ServerConfig::default()).await;
     let (mut a, _) = joined_client(&server, 11).await;
     let (mut b, _) = joined_client(&server, 11).await;
-    let sa = floats(&a.step(HashMap::new(), vec![STATE_UID]).await.unwrap().observations[&STATE_UID]);
-    let sb = floats(&b.step(HashMap::new(), vec![STATE_UID]).await.unwrap().observations[&STATE_UID]);
+    let sa = floats(
+        &a.step(HashMap::new(), vec![STATE_UID])
+            .await
+            .unwrap()
+            .observations[&STATE_UID],
+    );
+    let sb = floats(
+        &b.step(HashMap::new(), vec![STATE_UID])
+            .await
+            .unwrap()
+            .observations[&STATE_UID],
+    );
     assert_eq!(sa, sb);
     a.step(action(0.5, 0.5), vec![]).await.unwrap();
-    a.reset(settings(&[("seed", int64_scalar(11))])).await.unwrap();
-    let again = floats(&a.step(HashMap::new(), vec![STATE_UID]).await.unwrap().observations[&STATE_UID]);
+    a.reset(settings(&[("seed", int64_scalar(11))]))
+        .await
+        .unwrap();
+    let again = floats(
+        &a.step(HashMap::new(), vec![STATE_UID])
+            .await
+            .unwrap()
+            .observations[&STATE_UID],
+    );
     assert_eq!(again, sa);
     server.shutdown().await.unwrap();
 }
@@ -163,7 +152,10 @@ async fn expect_code<T: std::fmt::Debug>(r: Result<T, ClientError>, code: Code, 
     match r {
         Err(ClientError::Rpc { code: got, message }) => {
             assert_eq!(got, code, "wrong code for '{message}'");
-            assert!(message.contains(needle), "'{message}' does not mention '{needle}'");
+            assert!(
+                message.contains(needle),
+                "'{message}' does not mention '{needle}'"
+            );
         }
         other => panic!("expected {code:?} mentioning '{needle}', got {other:?}"),
     }
@@ -174,32 +166,89 @@ async fn bad_world_requests_get_clear_errors_and_the_stream_stays_usable() {
     use super::proto::environment_request::Payload;
     let server = start(ServerConfig::default()).await;
     let mut c = EnvClient::connect(server.addr, None).await.unwrap();
-    expect_code(c.step(HashMap::new(), vec![]).await, Code::FailedPrecondition, "JoinWorld").await;
-    expect_code(c.reset(HashMap::new()).await, Code::FailedPrecondition, "Reset").await;
+    expect_code(
+        c.step(HashMap::new(), vec![]).await,
+        Code::FailedPrecondition,
+        "JoinWorld",
+    )
+    .await;
+    expect_code(
+        c.reset(HashMap::new()).await,
+        Code::FailedPrecondition,
+        "Reset",
+    )
+    .await;
     expect_code(c.join_world("atlantis").await, Code::NotFound, "atlantis").await;
-    expect_code(c.destroy_world("atlantis").await, Code::NotFound, "atlantis").await;
-    expect_code(c.create_world(HashMap::new()).await, Code::InvalidArgument, "scenario").await;
+    expect_code(
+        c.destroy_world("atlantis").await,
+        Code::NotFound,
+        "atlantis",
+    )
+    .await;
+    expect_code(
+        c.create_world(HashMap::new()).await,
+        Code::InvalidArgument,
+        "scenario",
+    )
+    .await;
     let unknown = settings(&[("scenario", string_scalar("nope-v0"))]);
-    expect_code(c.create_world(unknown).await, Code::InvalidArgument, "nope-v0").await;
+    expect_code(
+        c.create_world(unknown).await,
+        Code::InvalidArgument,
+        "nope-v0",
+    )
+    .await;
     let mut extra = fake_world(0);
     extra.insert("gravity".into(), float_tensor(vec![1.0], &[]));
-    expect_code(c.create_world(extra).await, Code::InvalidArgument, "gravity").await;
+    expect_code(
+        c.create_world(extra).await,
+        Code::InvalidArgument,
+        "gravity",
+    )
+    .await;
     let dream = settings(&[
         ("scenario", string_scalar("push-v0")),
         ("backend", string_scalar("dream")),
         ("model", string_scalar("/models/push")),
     ]);
-    expect_code(c.create_world(dream).await, Code::Unimplemented, "not available yet").await;
-    expect_code(c.request(Payload::Extension(Default::default())).await, Code::Unimplemented, "extension").await;
-    let empty = c.send_request(super::proto::EnvironmentRequest { payload: None }).await;
+    expect_code(
+        c.create_world(dream).await,
+        Code::Unimplemented,
+        "not available yet",
+    )
+    .await;
+    expect_code(
+        c.request(Payload::Extension(Default::default())).await,
+        Code::Unimplemented,
+        "extension",
+    )
+    .await;
+    let empty = c
+        .send_request(super::proto::EnvironmentRequest { payload: None })
+        .await;
     expect_code(empty, Code::InvalidArgument, "no payload").await;
     // Join twice, a busy world, destroying a joined world.
     let world = c.create_world(fake_world(0)).await.unwrap();
     c.join_world(&world).await.unwrap();
-    expect_code(c.join_world(&world).await, Code::FailedPrecondition, "leave").await;
+    expect_code(
+        c.join_world(&world).await,
+        Code::FailedPrecondition,
+        "leave",
+    )
+    .await;
     let mut other = EnvClient::connect(server.addr, None).await.unwrap();
-    expect_code(other.join_world(&world).await, Code::FailedPrecondition, "already has an agent").await;
-    expect_code(other.destroy_world(&world).await, Code::FailedPrecondition, "leave it").await;
+    expect_code(
+        other.join_world(&world).await,
+        Code::FailedPrecondition,
+        "already has an agent",
+    )
+    .await;
+    expect_code(
+        other.destroy_world(&world).await,
+        Code::FailedPrecondition,
+        "leave it",
+    )
+    .await;
     c.leave_world().await.unwrap();
     other.join_world(&world).await.unwrap();
     other.leave_world().await.unwrap();
@@ -213,22 +262,51 @@ async fn bad_actions_and_observation_requests_are_rejected_without_stepping() {
     let server = start(ServerConfig::default()).await;
     let (mut c, _) = joined_client(&server, 2).await;
     let start = c.step(HashMap::new(), vec![STATE_UID]).await.unwrap();
-    let doubles = Tensor { payload: Some(tensor::Payload::Doubles(tensor::DoubleArray { array: vec![0.0; 2] })), shape: vec![2] };
+    let doubles = Tensor {
+        payload: Some(tensor::Payload::Doubles(tensor::DoubleArray {
+            array: vec![0.0; 2],
+        })),
+        shape: vec![2],
+    };
     let cases: Vec<(HashMap<u64, Tensor>, Code, &str)> = vec![
-        (HashMap::from([(ACTION_UID, doubles)]), Code::InvalidArgument, "DOUBLE"),
-        (HashMap::from([(ACTION_UID, float_tensor(vec![0.0; 2], &[2, 1]))]), Code::InvalidArgument, "shape"),
-        (HashMap::from([(ACTION_UID, float_tensor(vec![0.0; 3], &[3]))]), Code::InvalidArgument, "shape"),
+        (
+            HashMap::from([(ACTION_UID, doubles)]),
+            Code::InvalidArgument,
+            "DOUBLE",
+        ),
+        (
+            HashMap::from([(ACTION_UID, float_tensor(vec![0.0; 2], &[2, 1]))]),
+            Code::InvalidArgument,
+            "shape",
+        ),
+        (
+            HashMap::from([(ACTION_UID, float_tensor(vec![0.0; 3], &[3]))]),
+            Code::InvalidArgument,
+            "shape",
+        ),
         (action(f32::NAN, 0.0), Code::InvalidArgument, "finite"),
         (action(0.0, 1.5), Code::OutOfRange, "outside"),
-        (HashMap::from([(9, float_tensor(vec![0.0; 2], &[2]))]), Code::InvalidArgument, "uid 9"),
+        (
+            HashMap::from([(9, float_tensor(vec![0.0; 2], &[2]))]),
+            Code::InvalidArgument,
+            "uid 9",
+        ),
     ];
     for (actions, code, needle) in cases {
         expect_code(c.step(actions, vec![]).await, code, needle).await;
     }
-    expect_code(c.step(HashMap::new(), vec![42]).await, Code::InvalidArgument, "42").await;
+    expect_code(
+        c.step(HashMap::new(), vec![42]).await,
+        Code::InvalidArgument,
+        "42",
+    )
+    .await;
     // Nothing moved: a neutral step from the start state keeps it (zero action).
     let after = c.step(HashMap::new(), vec![STATE_UID]).await.unwrap();
-    assert_eq!(floats(&after.observations[&STATE_UID]), floats(&start.observations[&STATE_UID]));
+    assert_eq!(
+        floats(&after.observations[&STATE_UID]),
+        floats(&start.observations[&STATE_UID])
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -238,8 +316,18 @@ async fn reset_world_interrupts_the_running_sequence() {
     let server = start(ServerConfig::default()).await;
     let (mut c, world) = joined_client(&server, 4).await;
     c.step(HashMap::new(), vec![]).await.unwrap();
-    let request = |name: &str| Payload::ResetWorld(ResetWorldRequest { world_name: name.into(), settings: HashMap::new() });
-    expect_code(c.request(request("nowhere")).await, Code::NotFound, "nowhere").await;
+    let request = |name: &str| {
+        Payload::ResetWorld(ResetWorldRequest {
+            world_name: name.into(),
+            settings: HashMap::new(),
+        })
+    };
+    expect_code(
+        c.request(request("nowhere")).await,
+        Code::NotFound,
+        "nowhere",
+    )
+    .await;
     c.request(request(&world)).await.unwrap();
     let cut = c.step(action(1.0, 0.0), vec![TRUNCATED_UID]).await.unwrap();
     assert_eq!(cut.state, EnvironmentStateType::Interrupted as i32);

@@ -15,7 +15,9 @@ use tokio::sync::oneshot;
 
 use super::proto::{ActionObservationSpecs, DataType, EnvironmentStateType, StepResponse, Tensor};
 use super::registry::Registry;
-use super::tensor::{action_spec, bool_scalar, float_spec, float_tensor, scalar_spec, uint8_tensor, unpack_action};
+use super::tensor::{
+    action_spec, bool_scalar, float_spec, float_tensor, scalar_spec, uint8_tensor, unpack_action,
+};
 use super::ServerError;
 use crate::{Action, Env, Observation, Space};
 
@@ -38,9 +40,17 @@ type Reply<T> = oneshot::Sender<Result<T, ServerError>>;
 
 /// What a session asks of a world.
 pub(crate) enum WorldCommand {
-    Step { actions: HashMap<u64, Tensor>, requested: Vec<u64>, reply: Reply<StepResponse> },
+    Step {
+        actions: HashMap<u64, Tensor>,
+        requested: Vec<u64>,
+        reply: Reply<StepResponse>,
+    },
     /// Reset (by the joined agent) or ResetWorld: the next Step starts a new sequence.
-    Reset { seed: Option<u64>, interrupt: bool, reply: Reply<()> },
+    Reset {
+        seed: Option<u64>,
+        interrupt: bool,
+        reply: Reply<()>,
+    },
     /// The agent left: the next agent starts with a new sequence.
     Leave,
     Shutdown,
@@ -49,18 +59,34 @@ pub(crate) enum WorldCommand {
 /// The action and observation specs of `env`.
 pub(crate) fn specs_of(env: &dyn Env) -> ActionObservationSpecs {
     let mut specs = ActionObservationSpecs::default();
-    specs.actions.insert(ACTION_UID, action_spec("action", &env.action_space()));
+    specs
+        .actions
+        .insert(ACTION_UID, action_spec("action", &env.action_space()));
     let space = env.observation_space();
     let (height, width) = space.frame_size();
-    specs.observations.insert(FRAME_UID, super::tensor::uint8_spec("frame", &[height, width, 3]));
+    specs.observations.insert(
+        FRAME_UID,
+        super::tensor::uint8_spec("frame", &[height, width, 3]),
+    );
     if let Some(Space::Box { low, high, shape }) = &space.state {
-        specs.observations.insert(STATE_UID, float_spec("state", shape, Some((low, high))));
+        specs
+            .observations
+            .insert(STATE_UID, float_spec("state", shape, Some((low, high))));
     }
-    specs.observations.insert(REWARD_UID, scalar_spec("reward", DataType::Float));
+    specs
+        .observations
+        .insert(REWARD_UID, scalar_spec("reward", DataType::Float));
     let unit = [0.0f32];
-    specs.observations.insert(DISCOUNT_UID, float_spec("discount", &[], Some((&unit, &[1.0]))));
-    specs.observations.insert(TERMINATED_UID, scalar_spec("terminated", DataType::Bool));
-    specs.observations.insert(TRUNCATED_UID, scalar_spec("truncated", DataType::Bool));
+    specs.observations.insert(
+        DISCOUNT_UID,
+        float_spec("discount", &[], Some((&unit, &[1.0]))),
+    );
+    specs
+        .observations
+        .insert(TERMINATED_UID, scalar_spec("terminated", DataType::Bool));
+    specs
+        .observations
+        .insert(TRUNCATED_UID, scalar_spec("truncated", DataType::Bool));
     specs
 }
 
@@ -88,7 +114,15 @@ impl World {
     pub fn new(name: String, env: Box<dyn Env>, seed: u64) -> Self {
         let specs = specs_of(env.as_ref());
         let action_space = env.action_space();
-        World { name, env, action_space, specs, phase: Phase::Idle, next_seed: Some(seed), last_obs: None }
+        World {
+            name,
+            env,
+            action_space,
+            specs,
+            phase: Phase::Idle,
+            next_seed: Some(seed),
+            last_obs: None,
+        }
     }
 
     pub fn specs(&self) -> &ActionObservationSpecs {
@@ -97,7 +131,12 @@ impl World {
 
     /// Serve commands until Shutdown, until every sender is gone, or until no
     /// command came for `idle_timeout` (then the world frees itself).
-    pub fn run(mut self, commands: mpsc::Receiver<WorldCommand>, idle_timeout: Duration, registry: Weak<Registry>) {
+    pub fn run(
+        mut self,
+        commands: mpsc::Receiver<WorldCommand>,
+        idle_timeout: Duration,
+        registry: Weak<Registry>,
+    ) {
         loop {
             let command = match commands.recv_timeout(idle_timeout) {
                 Ok(c) => c,
@@ -110,7 +149,11 @@ impl World {
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
             match command {
-                WorldCommand::Step { actions, requested, reply } => {
+                WorldCommand::Step {
+                    actions,
+                    requested,
+                    reply,
+                } => {
                     let result = catch_unwind(AssertUnwindSafe(|| self.step(&actions, &requested)));
                     match result {
                         Ok(r) => {
@@ -119,7 +162,8 @@ impl World {
                         Err(_) => {
                             let _ = reply.send(Err(ServerError::WorldFailed {
                                 world: self.name.clone(),
-                                reason: "the env panicked while stepping; the world was freed".into(),
+                                reason: "the env panicked while stepping; the world was freed"
+                                    .into(),
                             }));
                             if let Some(r) = registry.upgrade() {
                                 r.remove(&self.name);
@@ -128,7 +172,11 @@ impl World {
                         }
                     }
                 }
-                WorldCommand::Reset { seed, interrupt, reply } => {
+                WorldCommand::Reset {
+                    seed,
+                    interrupt,
+                    reply,
+                } => {
                     if seed.is_some() {
                         self.next_seed = seed;
                     }
@@ -145,11 +193,18 @@ impl World {
         }
     }
 
-    fn step(&mut self, actions: &HashMap<u64, Tensor>, requested: &[u64]) -> Result<StepResponse, ServerError> {
+    fn step(
+        &mut self,
+        actions: &HashMap<u64, Tensor>,
+        requested: &[u64],
+    ) -> Result<StepResponse, ServerError> {
         let mut uids: Vec<u64> = Vec::with_capacity(requested.len());
         for &uid in requested {
             if !self.specs.observations.contains_key(&uid) {
-                return Err(ServerError::UnknownObservation { uid, known: known_uids(&self.specs.observations) });
+                return Err(ServerError::UnknownObservation {
+                    uid,
+                    known: known_uids(&self.specs.observations),
+                });
             }
             if !uids.contains(&uid) {
                 uids.push(uid);
@@ -163,10 +218,13 @@ impl World {
             }
             Phase::Interrupted => {
                 self.phase = Phase::Idle;
-                let obs = self.last_obs.take().ok_or_else(|| ServerError::WorldFailed {
-                    world: self.name.clone(),
-                    reason: "no observation to report for the interrupted sequence".into(),
-                })?;
+                let obs = self
+                    .last_obs
+                    .take()
+                    .ok_or_else(|| ServerError::WorldFailed {
+                        world: self.name.clone(),
+                        reason: "no observation to report for the interrupted sequence".into(),
+                    })?;
                 (EnvironmentStateType::Interrupted, obs, 0.0, false, true)
             }
             Phase::Running => {
@@ -182,13 +240,25 @@ impl World {
                 if step.done() {
                     self.phase = Phase::Idle;
                 }
-                (state, step.obs, step.reward, step.terminated, step.truncated)
+                (
+                    state,
+                    step.obs,
+                    step.reward,
+                    step.terminated,
+                    step.truncated,
+                )
             }
         };
-        let mut response = StepResponse { state: state as i32, observations: HashMap::with_capacity(uids.len()) };
+        let mut response = StepResponse {
+            state: state as i32,
+            observations: HashMap::with_capacity(uids.len()),
+        };
         for uid in uids {
             let tensor = match uid {
-                FRAME_UID => uint8_tensor(obs.frame.data.clone(), &[obs.frame.height, obs.frame.width, 3]),
+                FRAME_UID => uint8_tensor(
+                    obs.frame.data.clone(),
+                    &[obs.frame.height, obs.frame.width, 3],
+                ),
                 STATE_UID => {
                     let s = obs.state.clone().unwrap_or_default();
                     let n = s.len();
@@ -209,7 +279,10 @@ impl World {
     /// space's neutral action (zeros clipped into the box, or 0) when none was sent.
     fn action(&self, actions: &HashMap<u64, Tensor>) -> Result<Action, ServerError> {
         if let Some(&uid) = actions.keys().find(|&&uid| uid != ACTION_UID) {
-            return Err(ServerError::UnknownAction { uid, known: known_uids(&self.specs.actions) });
+            return Err(ServerError::UnknownAction {
+                uid,
+                known: known_uids(&self.specs.actions),
+            });
         }
         match actions.get(&ACTION_UID) {
             Some(t) => unpack_action(t, "action", &self.action_space),
@@ -221,7 +294,9 @@ impl World {
 /// Zeros clipped into the box, or index 0.
 fn neutral_action(space: &Space) -> Action {
     match space {
-        Space::Box { shape, .. } => space.clip(&Action::Continuous(vec![0.0; shape.iter().product()])),
+        Space::Box { shape, .. } => {
+            space.clip(&Action::Continuous(vec![0.0; shape.iter().product()]))
+        }
         Space::Discrete(_) => Action::Discrete(0),
     }
 }
@@ -229,5 +304,8 @@ fn neutral_action(space: &Space) -> Action {
 fn known_uids<V>(map: &HashMap<u64, V>) -> String {
     let mut uids: Vec<u64> = map.keys().copied().collect();
     uids.sort_unstable();
-    uids.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(", ")
+    uids.iter()
+        .map(|u| u.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

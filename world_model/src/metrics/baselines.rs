@@ -63,7 +63,14 @@ pub struct Move {
 
 /// Renders `frame` (`[H, W, 3]`, labelled by `labels`) with the objects of `moves`
 /// shifted by their displacements (rounded to whole pixels).
-pub fn render_moved(frame: &[u8], labels: &[u16], height: usize, width: usize, moves: &[Move], is_object: impl Fn(u16) -> bool) -> Vec<u8> {
+pub fn render_moved(
+    frame: &[u8],
+    labels: &[u16],
+    height: usize,
+    width: usize,
+    moves: &[Move],
+    is_object: impl Fn(u16) -> bool,
+) -> Vec<u8> {
     let mut out = frame.to_vec();
     let n = height * width;
     // Erase every moved object first, so objects may pass over each other's place.
@@ -88,7 +95,14 @@ pub fn render_moved(frame: &[u8], labels: &[u16], height: usize, width: usize, m
 }
 
 /// Mean colour of the non-object pixels 4-adjacent to the object `label`.
-fn surrounding_colour(frame: &[u8], labels: &[u16], height: usize, width: usize, label: u16, is_object: &impl Fn(u16) -> bool) -> [u8; 3] {
+fn surrounding_colour(
+    frame: &[u8],
+    labels: &[u16],
+    height: usize,
+    width: usize,
+    label: u16,
+    is_object: &impl Fn(u16) -> bool,
+) -> [u8; 3] {
     let mut acc = [0u64; 3];
     let mut count = 0u64;
     for i in (0..height * width).filter(|&i| labels[i] == label) {
@@ -116,7 +130,10 @@ fn surrounding_colour(frame: &[u8], labels: &[u16], height: usize, width: usize,
 
 /// Displacements that carry each measured object to its target (absent objects,
 /// or objects without a target, stay).
-pub fn moves_to(measures: &[(u16, &ObjectMeasure)], target: impl Fn(usize, [f32; 2]) -> Option<[f32; 2]>) -> Vec<Move> {
+pub fn moves_to(
+    measures: &[(u16, &ObjectMeasure)],
+    target: impl Fn(usize, [f32; 2]) -> Option<[f32; 2]>,
+) -> Vec<Move> {
     measures
         .iter()
         .enumerate()

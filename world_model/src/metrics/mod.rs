@@ -106,7 +106,11 @@ pub struct HorizonEvaluator {
 }
 
 /// Method names in accumulator order after the model.
-const BASELINES: [&str; 3] = [baselines::COPY_LAST, baselines::CONSTANT_VELOCITY, baselines::ARENA_CENTRE];
+const BASELINES: [&str; 3] = [
+    baselines::COPY_LAST,
+    baselines::CONSTANT_VELOCITY,
+    baselines::ARENA_CENTRE,
+];
 
 impl HorizonEvaluator {
     /// Prepares the evaluator; refuses unknown object names, empty or zero horizons
@@ -122,20 +126,33 @@ impl HorizonEvaluator {
             )));
         }
         let tracked: Vec<usize> = match &config.objects {
-            None => (0..spec.colors.len()).filter(|&i| spec.colors[i].dynamic).collect(),
+            None => (0..spec.colors.len())
+                .filter(|&i| spec.colors[i].dynamic)
+                .collect(),
             Some(names) => names
                 .iter()
                 .map(|n| {
-                    spec.colors.iter().position(|c| &c.name == n).ok_or_else(|| {
-                        EvalError::Invalid(format!("object `{n}` is not in the colour table"))
-                    })
+                    spec.colors
+                        .iter()
+                        .position(|c| &c.name == n)
+                        .ok_or_else(|| {
+                            EvalError::Invalid(format!("object `{n}` is not in the colour table"))
+                        })
                 })
                 .collect::<Result<_, _>>()?,
         };
         if tracked.is_empty() {
-            return Err(EvalError::Invalid("no objects to track (no dynamic object in the colour table)".into()));
+            return Err(EvalError::Invalid(
+                "no objects to track (no dynamic object in the colour table)".into(),
+            ));
         }
-        let extractor = Extractor::new(spec.height, spec.width, &spec.colors, spec.background, config.classify);
+        let extractor = Extractor::new(
+            spec.height,
+            spec.width,
+            &spec.colors,
+            spec.background,
+            config.classify,
+        );
         let blank = HorizonAcc {
             object_error: vec![Vec::new(); tracked.len()],
             object_kept: vec![0; tracked.len()],
@@ -193,8 +210,10 @@ impl HorizonEvaluator {
         };
         let arena = arena_or_frame(self.spec.arena_px, self.spec.height, self.spec.width);
         let tracked = self.tracked.clone();
-        let tracked_labels: Vec<(u16, &ObjectMeasure)> =
-            tracked.iter().map(|&i| (i as u16 + 1, &last_m[i])).collect();
+        let tracked_labels: Vec<(u16, &ObjectMeasure)> = tracked
+            .iter()
+            .map(|&i| (i as u16 + 1, &last_m[i]))
+            .collect();
         let is_object = |l: u16| l == UNCLASSIFIED || tracked.iter().any(|&i| i as u16 + 1 == l);
         let centre = [(arena[0] + arena[2]) / 2.0, (arena[1] + arena[3]) / 2.0];
         let centre_frame = render_moved(
@@ -236,7 +255,15 @@ impl HorizonEvaluator {
         Ok(())
     }
 
-    fn record(&mut self, method: usize, hi: usize, truth_m: &[ObjectMeasure], truth: &[u8], pred_m: &[ObjectMeasure], pred: &[u8]) {
+    fn record(
+        &mut self,
+        method: usize,
+        hi: usize,
+        truth_m: &[ObjectMeasure],
+        truth: &[u8],
+        pred_m: &[ObjectMeasure],
+        pred: &[u8],
+    ) {
         let acc = &mut self.acc[method][hi];
         acc.rollouts += 1;
         acc.psnr.push(psnr(pred, truth));
@@ -255,7 +282,8 @@ impl HorizonEvaluator {
             }
         }
         if !errors.is_empty() {
-            acc.mean_error.push(errors.iter().sum::<f64>() / errors.len() as f64);
+            acc.mean_error
+                .push(errors.iter().sum::<f64>() / errors.len() as f64);
         }
     }
 
@@ -266,7 +294,11 @@ impl HorizonEvaluator {
         let names: Vec<String> = std::iter::once(self.config.model_name.clone())
             .chain(BASELINES.iter().map(|s| s.to_string()))
             .collect();
-        let objects: Vec<String> = self.tracked.iter().map(|&i| self.spec.colors[i].name.clone()).collect();
+        let objects: Vec<String> = self
+            .tracked
+            .iter()
+            .map(|&i| self.spec.colors[i].name.clone())
+            .collect();
         let methods = names
             .into_iter()
             .zip(&self.acc)
@@ -309,7 +341,8 @@ fn horizon_stats(a: &HorizonAcc, horizon: usize, objects: &[String], to_64: f64)
             .map(|(k, name)| ObjectStats {
                 name: name.clone(),
                 centroid_error_px: Stat::of(&a.object_error[k]),
-                kept_share: (a.object_in_truth[k] > 0).then(|| a.object_kept[k] as f64 / a.object_in_truth[k] as f64),
+                kept_share: (a.object_in_truth[k] > 0)
+                    .then(|| a.object_kept[k] as f64 / a.object_in_truth[k] as f64),
                 truth_present: a.object_in_truth[k],
                 both_present: a.object_error[k].len(),
             })
@@ -334,7 +367,11 @@ fn moved_measures(
 }
 
 /// Evaluates `rollouts` in one call (see [`HorizonEvaluator`]).
-pub fn evaluate_rollouts(spec: FrameSpec, config: EvalConfig, rollouts: &[Rollout]) -> Result<EvalReport, EvalError> {
+pub fn evaluate_rollouts(
+    spec: FrameSpec,
+    config: EvalConfig,
+    rollouts: &[Rollout],
+) -> Result<EvalReport, EvalError> {
     let mut ev = HorizonEvaluator::new(spec, config)?;
     for r in rollouts {
         ev.add(r)?;

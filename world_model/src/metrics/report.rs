@@ -76,11 +76,18 @@ impl EvalReport {
             self.objects.join(", ")
         );
         self.table(&mut out, "Centroid error (pixels, mean ± 95% CI)", |s| {
-            s.centroid_error_px.map(|e| format!("{:.2} ± {:.2}", e.mean, e.ci95))
+            s.centroid_error_px
+                .map(|e| format!("{:.2} ± {:.2}", e.mean, e.ci95))
         });
-        self.table(&mut out, "Kept share", |s| s.kept_share.map(|k| format!("{:.0}%", 100.0 * k)));
-        self.table(&mut out, "Median area ratio", |s| s.median_area_ratio.map(|r| format!("{r:.2}")));
-        self.table(&mut out, "PSNR (dB)", |s| s.psnr_db.map(|p| format!("{:.1}", p.mean)));
+        self.table(&mut out, "Kept share", |s| {
+            s.kept_share.map(|k| format!("{:.0}%", 100.0 * k))
+        });
+        self.table(&mut out, "Median area ratio", |s| {
+            s.median_area_ratio.map(|r| format!("{r:.2}"))
+        });
+        self.table(&mut out, "PSNR (dB)", |s| {
+            s.psnr_db.map(|p| format!("{:.1}", p.mean))
+        });
         out
     }
 
@@ -106,7 +113,10 @@ impl EvalReport {
     /// One `(method, [(horizon, value)])` series per method for
     /// [`crate::plots::line_plot`]; `value` picks the number (horizons without one
     /// are skipped).
-    pub fn series(&self, value: impl Fn(&HorizonStats) -> Option<f64>) -> Vec<(String, Vec<(f64, f64)>)> {
+    pub fn series(
+        &self,
+        value: impl Fn(&HorizonStats) -> Option<f64>,
+    ) -> Vec<(String, Vec<(f64, f64)>)> {
         self.methods
             .iter()
             .map(|m| {
@@ -123,7 +133,8 @@ impl EvalReport {
 
     /// Writes the report as pretty JSON, atomically.
     pub fn write_json(&self, path: &Path) -> Result<(), EvalError> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| EvalError::Invalid(format!("report JSON: {e}")))?;
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| EvalError::Invalid(format!("report JSON: {e}")))?;
         write_atomic(path, &json)
     }
 

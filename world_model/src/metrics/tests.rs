@@ -11,7 +11,10 @@ const ARENA: [f32; 4] = [8.0, 8.0, 56.0, 40.0];
 /// Red moves at (2, 1) px/step and bounces in ARENA; blue sits still.
 fn red_centre(t: usize) -> (f32, f32) {
     let (x, y) = (20.5 + 2.0 * t as f32, 14.5 + 1.0 * t as f32);
-    (reflect(x, ARENA[0], ARENA[2]), reflect(y, ARENA[1], ARENA[3]))
+    (
+        reflect(x, ARENA[0], ARENA[2]),
+        reflect(y, ARENA[1], ARENA[3]),
+    )
 }
 
 fn episode(steps: usize) -> Vec<u8> {
@@ -65,7 +68,10 @@ fn perfect_model_has_zero_error_and_baselines_behave() {
     };
     let report = evaluate_rollouts(spec(), config(vec![1, 2, 4, 8, 16, 32]), &[rollout]).unwrap();
     let names: Vec<&str> = report.methods.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, vec!["model", COPY_LAST, CONSTANT_VELOCITY, ARENA_CENTRE]);
+    assert_eq!(
+        names,
+        vec!["model", COPY_LAST, CONSTANT_VELOCITY, ARENA_CENTRE]
+    );
     assert_eq!(report.objects, vec!["red", "green", "blue"]);
     for s in &report.method("model").unwrap().horizons {
         assert_eq!(s.centroid_error_px.unwrap().mean, 0.0, "h {}", s.horizon);
@@ -81,7 +87,11 @@ fn perfect_model_has_zero_error_and_baselines_behave() {
     assert!(copy[2].centroid_error_px.unwrap().mean > e1);
     for s in &report.method(CONSTANT_VELOCITY).unwrap().horizons {
         let e = s.per_object[0].centroid_error_px.unwrap().mean;
-        assert!(e < 0.6, "constant velocity reflected at the walls tracks the ball: h {} error {e}", s.horizon);
+        assert!(
+            e < 0.6,
+            "constant velocity reflected at the walls tracks the ball: h {} error {e}",
+            s.horizon
+        );
         assert_eq!(s.kept_share, Some(1.0));
     }
     let centre = &report.method(ARENA_CENTRE).unwrap().horizons[0];
@@ -109,7 +119,10 @@ fn model_shifted_by_k_pixels_has_error_k_in_pixels_and_64ths() {
     for s in &report.method("model").unwrap().horizons {
         let e = s.centroid_error_px.unwrap();
         assert!((e.mean - 3.0).abs() < 1e-4, "{e:?}");
-        assert!((s.centroid_error_64.unwrap().mean - 3.0).abs() < 1e-4, "64 px wide frame");
+        assert!(
+            (s.centroid_error_64.unwrap().mean - 3.0).abs() < 1e-4,
+            "64 px wide frame"
+        );
         assert_eq!(s.kept_share, Some(1.0));
         assert!(s.psnr_db.unwrap().mean < 40.0);
     }
@@ -146,13 +159,19 @@ fn interval_spans_rollouts_and_short_rollouts_skip_long_horizons() {
     assert_eq!(model[2].samples, 0, "12 frames do not reach h = 16");
     assert_eq!(report.method(COPY_LAST).unwrap().horizons[0].samples, 3);
     let md = report.to_markdown();
-    assert!(md.contains("| model |") && md.contains("h=16") && md.contains("–"), "{md}");
+    assert!(
+        md.contains("| model |") && md.contains("h=16") && md.contains("–"),
+        "{md}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
     report.write_json(&path).unwrap();
     let back: EvalReport = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     // Floats may differ in the last bit after a JSON round trip.
-    assert_eq!((back.rollouts, &back.objects), (report.rollouts, &report.objects));
+    assert_eq!(
+        (back.rollouts, &back.objects),
+        (report.rollouts, &report.objects)
+    );
     assert_eq!(back.to_markdown(), report.to_markdown());
     let series = report.series(|s| s.centroid_error_px.map(|e| e.mean));
     assert_eq!(series[0].1.len(), 2);
@@ -187,8 +206,14 @@ fn helpers_compute_what_they_say() {
     assert_eq!(reflect(-3.0, 0.0, 10.0), 3.0);
     assert_eq!(reflect(25.0, 0.0, 10.0), 5.0);
     assert_eq!(reflect(4.0, 0.0, 10.0), 4.0);
-    assert_eq!(constant_velocity_target(Some([1.0, 1.0]), [3.0, 2.0], 4, [0.0, 0.0, 10.0, 10.0]), [9.0, 6.0]);
-    assert_eq!(constant_velocity_target(None, [3.0, 2.0], 4, [0.0, 0.0, 10.0, 10.0]), [3.0, 2.0]);
+    assert_eq!(
+        constant_velocity_target(Some([1.0, 1.0]), [3.0, 2.0], 4, [0.0, 0.0, 10.0, 10.0]),
+        [9.0, 6.0]
+    );
+    assert_eq!(
+        constant_velocity_target(None, [3.0, 2.0], 4, [0.0, 0.0, 10.0, 10.0]),
+        [3.0, 2.0]
+    );
     assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
     assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
     assert_eq!(median(&[]), None);

@@ -2,7 +2,12 @@
 
 /// Areas of the 8-connected blobs of each label `1..=labels` (index `label - 1`),
 /// each list sorted largest first. Labels outside `1..=labels` are ignored.
-pub fn blob_areas(labels_img: &[u16], height: usize, width: usize, labels: usize) -> Vec<Vec<usize>> {
+pub fn blob_areas(
+    labels_img: &[u16],
+    height: usize,
+    width: usize,
+    labels: usize,
+) -> Vec<Vec<usize>> {
     let mut areas = vec![Vec::new(); labels];
     let mut seen = vec![false; labels_img.len()];
     let mut stack = Vec::new();

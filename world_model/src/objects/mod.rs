@@ -151,7 +151,8 @@ impl Extractor {
             .map(|((name, (area, sx, sy)), blob_areas)| ObjectMeasure {
                 name: name.clone(),
                 present: area > 0,
-                centroid_xy: (area > 0).then(|| [(sx / area as f64) as f32, (sy / area as f64) as f32]),
+                centroid_xy: (area > 0)
+                    .then(|| [(sx / area as f64) as f32, (sy / area as f64) as f32]),
                 area,
                 blobs: blob_areas.len(),
                 largest_blob_area: blob_areas.first().copied().unwrap_or(0),

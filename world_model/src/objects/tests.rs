@@ -19,7 +19,10 @@ fn discs_of_known_colours_give_exact_centroids_and_areas() {
     assert_eq!(m.len(), 4);
     assert_eq!(m[0].name, "floor");
     assert_eq!(m[0].area, H * W - red - blue);
-    assert_eq!((m[1].area, m[1].blobs, m[1].largest_blob_area), (red, 1, red));
+    assert_eq!(
+        (m[1].area, m[1].blobs, m[1].largest_blob_area),
+        (red, 1, red)
+    );
     assert_eq!(m[1].centroid_xy, Some([20.5, 15.5]));
     assert_eq!((m[3].area, m[3].blobs), (blue, 1));
     assert_eq!(m[3].centroid_xy, Some([45.0, 30.0]));
@@ -31,7 +34,9 @@ fn discs_of_known_colours_give_exact_centroids_and_areas() {
 fn shaded_disc_is_still_classified_whole() {
     let mut f = filled(H, W, BG);
     // Lambert-like shading from 0.4 at the left edge to 1.0 at the right.
-    let n = disc(&mut f, H, W, (30.5, 20.5), 8.0, GREEN, |x, _| 0.4 + 0.6 * (x as f32 - 22.0) / 17.0);
+    let n = disc(&mut f, H, W, (30.5, 20.5), 8.0, GREEN, |x, _| {
+        0.4 + 0.6 * (x as f32 - 22.0) / 17.0
+    });
     let m = measure(&f);
     assert_eq!(m[2].area, n);
     assert_eq!(m[2].centroid_xy, Some([30.5, 20.5]));
@@ -87,14 +92,23 @@ fn split_object_counts_blobs_and_specks_are_ignored_for_kept() {
     let a = disc(&mut f, H, W, (15.5, 15.5), 5.0, BLUE, |_, _| 1.0);
     let b = disc(&mut f, H, W, (45.5, 30.5), 5.0, BLUE, |_, _| 1.0);
     let m = measure(&f)[3].clone();
-    assert_eq!((m.blobs, m.area, m.blob_areas.clone()), (2, a + b, vec![a, b]));
-    assert!(!m.is_kept(a), "two blobs of the true size are not one object");
+    assert_eq!(
+        (m.blobs, m.area, m.blob_areas.clone()),
+        (2, a + b, vec![a, b])
+    );
+    assert!(
+        !m.is_kept(a),
+        "two blobs of the true size are not one object"
+    );
     let mut g = filled(H, W, FLOOR);
     let main = disc(&mut g, H, W, (15.5, 15.5), 5.0, BLUE, |_, _| 1.0);
     g[(40 * W + 50) * 3..(40 * W + 50) * 3 + 3].copy_from_slice(&BLUE);
     let m = measure(&g)[3].clone();
     assert_eq!(m.blobs, 2);
-    assert!(m.is_kept(main), "a one-pixel speck does not count as a blob");
+    assert!(
+        m.is_kept(main),
+        "a one-pixel speck does not count as a blob"
+    );
 }
 
 #[test]

@@ -24,7 +24,7 @@ use crate::dit::DiT;
 use crate::model_error::{ModelError, ModelResult};
 use crate::objective::{draw_noise, loss, Batch, NoiseDraw};
 use crate::optim::{lr_at, AdamW, AdamWParams, Ema, LrSchedule};
-pub use windows::{background_latent, guess_background, WindowSource};
+pub use windows::{background_latent, guess_background, median_background, WindowSource};
 
 /// Optimisation settings of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -166,3 +166,28 @@ pub fn background_latent(codec: &dyn FrameCodec, rgb: [u8; 3], device: &Device) 
     let frame: Vec<u8> = (0..h * w).flat_map(|_| rgb).collect();
     Ok(codec.encode(&frames_tensor(&frame, h, w, device)?)?.squeeze(0)?.squeeze(0)?)
 }
+
+/// The static scene as a latent frame `[C, h, w]`: the per-cell median over the
+/// first frame of up to `max_episodes` episodes (moving objects fall out of it).
+pub fn median_background(source: &WindowSource, max_episodes: usize) -> ModelResult<Tensor> {
+    let eps = &source.episodes()[..source.episodes().len().min(max_episodes)];
+    let first = eps
+        .first()
+        .ok_or_else(|| ModelError::InvalidData("no episodes to estimate the background from".into()))?;
+    let shape = first.latents.get(0)?.dims().to_vec();
+    let frames: Vec<Vec<f32>> = eps
+        .iter()
+        .map(|e| Ok(e.latents.get(0)?.flatten_all()?.to_vec1::<f32>()?))
+        .collect::<ModelResult<_>>()?;
+    let n = frames[0].len();
+    let mut column = Vec::with_capacity(frames.len());
+    let median: Vec<f32> = (0..n)
+        .map(|i| {
+            column.clear();
+            column.extend(frames.iter().map(|f| f[i]));
+            column.sort_by(|a, b| a.total_cmp(b));
+            column[column.len() / 2]
+        })
+        .collect();
+    Ok(Tensor::from_vec(median, shape, first.latents.device())?)
+}
