@@ -10,7 +10,7 @@
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use somnium_world_model::kernels::{self, reference};
 use std::hint::black_box;
 use std::time::Duration;
@@ -263,4 +263,10 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3));
     targets = stack_bench
 }
-criterion_main!(benches);
+mod runtime;
+
+fn main() {
+    runtime::tune();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

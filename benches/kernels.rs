@@ -6,7 +6,7 @@
 //! Run: `cargo bench -p somnium --bench kernels` (add `-- attention` to filter).
 
 use candle_core::{Device, Result, Tensor, Var};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use somnium_world_model::kernels::{self, reference};
 use std::hint::black_box;
 use std::time::Duration;
@@ -124,4 +124,10 @@ criterion_group! {
         .measurement_time(Duration::from_secs(2));
     targets = kernels_bench
 }
-criterion_main!(benches);
+mod runtime;
+
+fn main() {
+    runtime::tune();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

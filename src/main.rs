@@ -31,6 +31,12 @@ enum Command {
     Train(cli::train::Args),
     /// Train the learned frame codec (convolutional autoencoder) on a dataset.
     TrainCodec(cli::train_codec::Args),
+    /// Train an agent (PPO) in an env, with periodic evaluations and a returns plot.
+    TrainAgent(cli::train_agent::Args),
+    /// Evaluate a policy over seeded episodes in one env, or two side by side.
+    EvalAgent(cli::eval_agent::Args),
+    /// Open a rollout in the Bevy viewer (needs `cargo build --release -p somnium-viewer`).
+    View(cli::view::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +48,8 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(a) => cli::serve::run(a),
         Command::Train(a) => cli::train::run(a),
         Command::TrainCodec(a) => cli::train_codec::run(a),
+        Command::TrainAgent(a) => cli::train_agent::run(a),
+        Command::EvalAgent(a) => cli::eval_agent::run(a),
+        Command::View(a) => cli::view::run(a),
     }
 }

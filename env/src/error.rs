@@ -20,4 +20,26 @@ pub enum EnvError {
     BadConfig(String),
     #[error("sub-env {index} of the vector env failed: {source}")]
     SubEnv { index: usize, source: Box<EnvError> },
+    #[error("world model error: {0}")]
+    Model(String),
+    #[error("rollout file error: {0}")]
+    Rollout(#[from] crate::rollout::RolloutError),
+}
+
+impl From<somnium_world_model::model_error::ModelError> for EnvError {
+    fn from(e: somnium_world_model::model_error::ModelError) -> Self {
+        EnvError::Model(e.to_string())
+    }
+}
+
+impl From<candle_core::Error> for EnvError {
+    fn from(e: candle_core::Error) -> Self {
+        EnvError::Model(format!("tensor operation failed: {e}"))
+    }
+}
+
+impl From<somnium_world_model::eval_error::EvalError> for EnvError {
+    fn from(e: somnium_world_model::eval_error::EvalError) -> Self {
+        EnvError::Model(format!("measuring frames: {e}"))
+    }
 }

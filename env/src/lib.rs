@@ -16,12 +16,17 @@
 //! # let _ = step;
 //! ```
 
+pub mod bench;
 mod check;
+pub mod dream;
+pub mod envspec;
 mod error;
 pub mod gif_out;
 mod imagine;
+pub mod lockstep;
 mod physics;
 pub mod record;
+pub mod rollout;
 mod vector;
 mod wrappers;
 
@@ -32,6 +37,8 @@ pub mod server;
 mod fake;
 
 pub use check::{check_env, CheckError};
+pub use dream::{DreamEnv, DreamModel, DreamVecEnv};
+pub use envspec::{EnvKind, EnvString};
 pub use error::EnvError;
 pub use imagine::{Imagine, ImaginedRollout};
 pub use physics::PhysicsEnv;

@@ -20,6 +20,7 @@ mod occlusion;
 mod push;
 mod reach;
 mod render;
+mod scene;
 mod space;
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ pub use occlusion::{Occlusion, OcclusionConfig};
 pub use push::{Push, PushConfig};
 pub use reach::{Reach, ReachConfig};
 pub use render::{Camera, Lighting};
+pub use scene::{SceneObject, SceneShape};
 pub use space::{Action, Space};
 pub use types::{ColorTable, Frame, ObjectColor, ScenarioError, Transition};
 pub use world::{CountRange, Range};
@@ -84,6 +86,21 @@ pub trait Scenario: Send {
     /// `[x_min, y_min, x_max, y_max]` (the arena's inner walls, projected), for
     /// baselines that reflect motion at the walls. `None` where there is no arena.
     fn arena_px(&self, width: usize, height: usize) -> Option<[f32; 4]>;
+    /// The camera the frames are rendered through (`None` where there is none).
+    fn camera(&self) -> Option<Camera> {
+        None
+    }
+    /// Every drawn collider with its shape, colour and current pose, so a 3D
+    /// viewer can rebuild the scene without rapier (empty where not provided).
+    fn scene_objects(&self) -> Vec<SceneObject> {
+        Vec::new()
+    }
+    /// Moves every dynamic body by `distance` metres in a seeded random horizontal
+    /// direction: a tiny perturbation of the state, for measuring how fast two
+    /// nearly identical physics runs diverge. Returns `false` where not supported.
+    fn nudge(&mut self, _distance: f32, _seed: u64) -> bool {
+        false
+    }
 }
 
 /// Every registered scenario id.

@@ -269,6 +269,16 @@ impl Scenario for Occlusion {
     fn arena_px(&self, _width: usize, _height: usize) -> Option<[f32; 4]> {
         None
     }
+    fn camera(&self) -> Option<Camera> {
+        Some(self.renderer.camera)
+    }
+    fn scene_objects(&self) -> Vec<crate::SceneObject> {
+        crate::scene::scene_objects(&self.core, &self.colors())
+    }
+    fn nudge(&mut self, distance: f32, seed: u64) -> bool {
+        self.core.nudge(distance, seed);
+        true
+    }
 }
 
 #[cfg(test)]

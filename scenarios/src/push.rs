@@ -370,6 +370,16 @@ impl Scenario for Push {
             a[1].max(b[1]),
         ])
     }
+    fn camera(&self) -> Option<Camera> {
+        Some(self.renderer.camera)
+    }
+    fn scene_objects(&self) -> Vec<crate::SceneObject> {
+        crate::scene::scene_objects(&self.core, &self.colors())
+    }
+    fn nudge(&mut self, distance: f32, seed: u64) -> bool {
+        self.core.nudge(distance, seed);
+        true
+    }
 }
 
 #[cfg(test)]

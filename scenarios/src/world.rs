@@ -103,6 +103,28 @@ impl PhysicsCore {
         }
     }
 
+    /// Moves every dynamic body by `distance` metres in a horizontal (`x, z`)
+    /// direction drawn from a ChaCha8 seeded with `seed` (velocities kept).
+    pub fn nudge(&mut self, distance: f32, seed: u64) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let handles: Vec<RigidBodyHandle> = self
+            .world
+            .bodies
+            .iter()
+            .filter(|(_, b)| b.is_dynamic())
+            .map(|(h, _)| h)
+            .collect();
+        for h in handles {
+            let angle: f32 = rng.random_range(0.0..std::f32::consts::TAU);
+            if let Some(body) = self.world.bodies.get_mut(h) {
+                let t = body.translation();
+                let offset = Vector::new(angle.cos(), 0.0, angle.sin()) * distance;
+                body.set_translation(t + offset, true);
+            }
+        }
+    }
+
     /// Physics step length in seconds.
     pub fn dt(&self) -> f32 {
         self.world.integration_parameters.dt

@@ -1,8 +1,11 @@
 //! One module per `somnium` subcommand.
 
+pub mod eval_agent;
 pub mod record;
 pub mod render;
 pub mod scenarios;
 pub mod serve;
 pub mod train;
+pub mod train_agent;
 pub mod train_codec;
+pub mod view;

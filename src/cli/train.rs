@@ -14,7 +14,8 @@ use somnium_world_model::config::{ActionKind, CodecKind, ModelConfig, Prediction
 use somnium_world_model::data::{DatasetReader, ManifestActionSpace};
 use somnium_world_model::train::checkpointing::saved_train_config;
 use somnium_world_model::metrics::{EvalReport, FrameSpec};
-use somnium_world_model::train::evaluate::{rollout_report, RolloutEvalOptions};
+use somnium_world_model::plots;
+use somnium_world_model::train::evaluate::{rollout_report, RolloutEvalOptions, RolloutResult};
 use somnium_world_model::train::{median_background, TrainConfig, Trainer, WindowSource};
 
 /// Arguments of `somnium train`.
@@ -224,6 +225,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let start = Instant::now();
     let (mut win_count, mut last_log, mut curve) = (0usize, Instant::now(), Vec::<(f64, f64)>::new());
     let (mut loss_sum, mut loss_n) = (0f64, 0usize);
+    let mut val_curve = Vec::<(f64, f64)>::new();
     loop {
         let elapsed = elapsed_before + start.elapsed().as_secs_f64();
         let done = match (budget_s, total_steps) {
@@ -257,11 +259,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if let Some(v) = trainer.validation_loss()? {
                 bar.println(format!("step {}: validation frame loss {v:.5}", stats.step));
                 log_line(&args.out, serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "val_frame_loss": v}))?;
+                val_curve.push((stats.step as f64, v as f64));
             }
         }
         if can_rollout && args.rollout_every > 0 && stats.step % args.rollout_every == 0 {
             let opts = RolloutEvalOptions { episodes: 16, ..RolloutEvalOptions::default() };
-            let report = trainer.with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??;
+            let report = trainer.with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??.report;
             bar.println(summary_line(stats.step, &report));
             log_line(&args.out, serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "rollout": report}))?;
         }
@@ -275,6 +278,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     trainer.save(&ckpt_dir, &hash, serde_json::json!({"elapsed_s": elapsed}))?;
     let val_loss = trainer.validation_loss()?;
     if let Some(v) = val_loss {
+        val_curve.push((trainer.step() as f64, v as f64));
         log_line(&args.out, serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "val_frame_loss": v}))?;
     }
     let run_s = start.elapsed().as_secs_f64();
@@ -287,13 +291,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     if can_rollout {
         let opts = RolloutEvalOptions { episodes: args.rollout_episodes, ..RolloutEvalOptions::default() };
-        let report = trainer.with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??;
+        let result = trainer.with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??;
+        let report = &result.report;
         log_line(&args.out, serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "rollout": report}))?;
         report.write_json(&args.out.join("rollout.json"))?;
         report.write_markdown(&args.out.join("rollout.md"))?;
         println!("{}", report.to_markdown());
+        let series = report.series(|h| h.centroid_error_64.as_ref().map(|s| s.mean));
+        plots::line_plot(&args.out.join("rollout_error.png"), "held-out centroid error", "horizon (steps)", "error (64-px units)", &series, true)?;
+        write_strip(&args.out.join("rollout_strip.png"), &result, &val, spec.height, spec.width, cfg.context_frames)?;
     }
-    let _ = curve;
+    let mut series = vec![("train loss".to_string(), curve)];
+    if !val_curve.is_empty() {
+        series.push(("validation frame loss".to_string(), val_curve));
+    }
+    plots::line_plot(&args.out.join("loss.png"), "training loss", "step", "loss", &series, false)?;
+    Ok(())
+}
+
+/// True vs dreamed frames of the first two dreamed episodes at horizons 1, 2, 4, ... 32.
+fn write_strip(path: &Path, result: &RolloutResult, val: &WindowSource, h: usize, w: usize, context: usize) -> anyhow::Result<()> {
+    let fb = h * w * 3;
+    let steps: Vec<usize> = [1usize, 2, 4, 8, 16, 32].into_iter().filter(|&k| result.predicted.first().map_or(false, |p| p.len() >= k * fb)).collect();
+    let mut rows = Vec::new();
+    for (n, (&e, pred)) in result.episodes.iter().zip(&result.predicted).take(2).enumerate() {
+        let Some(truth) = val.episodes()[e].frames.as_ref() else { continue };
+        rows.push((format!("true {n}"), steps.iter().map(|&k| truth[(context + k - 1) * fb..(context + k) * fb].to_vec()).collect::<Vec<_>>()));
+        rows.push((format!("dream {n}"), steps.iter().map(|&k| pred[(k - 1) * fb..k * fb].to_vec()).collect::<Vec<_>>()));
+    }
+    let labels: Vec<String> = steps.iter().map(|k| format!("h{k}")).collect();
+    plots::frame_strip(path, &rows, h, w, 3, &labels)?;
     Ok(())
 }
 

@@ -71,8 +71,23 @@ pub fn check_actions(kind: &ActionKind, actions: &Tensor) -> ModelResult<()> {
 pub fn dream_step(model: &DiT, context: &Tensor, actions: &Tensor, rng: &mut ChaCha8Rng, opts: &SampleOptions) -> ModelResult<DreamStep> {
     let cfg = model.config();
     let (c, h, w) = cfg.latent_shape();
+    let b = context.dim(0)?;
+    let noise = gaussian(&[b, cfg.context_frames + 1, c, h, w], rng, context.device())?;
+    dream_step_with_noise(model, context, actions, &noise, opts)
+}
+
+/// [`dream_step`] with its Gaussian noise given: `noise` `[B, W+1, C, h, w]` (the
+/// context's augmentation noise, then the new frame's starting noise). Lets a
+/// caller give each environment of a batch its own noise stream, so a batched
+/// dream samples what one environment alone would.
+pub fn dream_step_with_noise(model: &DiT, context: &Tensor, actions: &Tensor, noise: &Tensor, opts: &SampleOptions) -> ModelResult<DreamStep> {
+    let cfg = model.config();
+    let (c, h, w) = cfg.latent_shape();
     let wn = cfg.context_frames;
     let b = context.dim(0)?;
+    if noise.dims() != [b, wn + 1, c, h, w] {
+        return Err(shape_error("dream noise", [b, wn + 1, c, h, w], noise.dims()));
+    }
     if context.dims() != [b, wn, c, h, w] {
         return Err(shape_error("dream context", [b, wn, c, h, w], context.dims()));
     }
@@ -84,7 +99,6 @@ pub fn dream_step(model: &DiT, context: &Tensor, actions: &Tensor, rng: &mut Cha
         return Err(ModelError::InvalidConfig(format!("sampling steps {} / context noise {}", opts.steps, opts.context_noise)));
     }
     let dev = context.device();
-    let noise = gaussian(&[b, wn + 1, c, h, w], rng, dev)?;
     let cs = opts.context_noise;
     let ctx = if cs > 0.0 { ((context * (1.0 - cs))? + (noise.narrow(1, 0, wn)? * cs)?)? } else { context.clone() };
     let s_ctx = Tensor::full(cs as f32, (b, wn), dev)?;

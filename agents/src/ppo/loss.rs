@@ -105,8 +105,8 @@ mod tests {
             vf_coef: 0.5,
             norm_adv: false,
         };
-        // ratios: e^0.5 (clipped for a positive advantage), e^-0.5 (clipped for a
-        // negative advantage: the pessimistic unclipped term wins), 1.
+        // ratios: e^0.5 and e^-0.5 (both clipped: the pessimistic term is the
+        // clipped one for these advantages' signs), and 1.
         let new_lp = t(&[0.0, -1.0, -0.3]);
         let old_lp = t(&[-0.5, -0.5, -0.3]);
         let adv = t(&[1.0, -2.0, 0.5]);

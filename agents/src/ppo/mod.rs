@@ -10,6 +10,9 @@ mod gae;
 mod loss;
 mod trainer;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::PpoConfig;
 pub use gae::{compute_gae, Rollout};
 pub use loss::{ppo_loss, LossCoefs, PpoLoss};

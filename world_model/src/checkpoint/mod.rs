@@ -19,6 +19,7 @@
 
 mod files;
 mod restore;
+mod resume;
 
 #[cfg(test)]
 mod tests;

@@ -32,10 +32,19 @@ impl Default for RolloutEvalOptions {
     }
 }
 
+/// A rollout validation's report and what it dreamed.
+pub struct RolloutResult {
+    pub report: EvalReport,
+    /// Indices (into the held-out episodes) of the dreamed episodes.
+    pub episodes: Vec<usize>,
+    /// Per dreamed episode, the dreamed frames `[H, fh, fw, 3]` u8.
+    pub predicted: Vec<Vec<u8>>,
+}
+
 /// Dreams `opts.episodes` held-out episodes of `val` (which must keep raw frames)
 /// and reports per-horizon centroid error, kept share, area ratio and PSNR for the
 /// model and the baselines.
-pub fn rollout_report(model: &DiT, codec: &dyn FrameCodec, val: &WindowSource, spec: FrameSpec, opts: &RolloutEvalOptions) -> ModelResult<EvalReport> {
+pub fn rollout_report(model: &DiT, codec: &dyn FrameCodec, val: &WindowSource, spec: FrameSpec, opts: &RolloutEvalOptions) -> ModelResult<RolloutResult> {
     let w = model.config().context_frames;
     let chosen: Vec<usize> = val
         .episodes()
@@ -75,5 +84,6 @@ pub fn rollout_report(model: &DiT, codec: &dyn FrameCodec, val: &WindowSource, s
         })
         .collect();
     let config = EvalConfig { horizons: default_horizons(opts.horizon), ..EvalConfig::default() };
-    evaluate_rollouts(spec, config, &rollouts).map_err(|e| ModelError::InvalidData(format!("rollout metrics: {e}")))
+    let report = evaluate_rollouts(spec, config, &rollouts).map_err(|e| ModelError::InvalidData(format!("rollout metrics: {e}")))?;
+    Ok(RolloutResult { report, episodes: chosen, predicted })
 }

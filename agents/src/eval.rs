@@ -1,0 +1,151 @@
+//! [`evaluate`]: seeded evaluation episodes of a policy in an env, summarised as
+//! returns, success and termination causes ([`EvalSummary`]).
+
+use rayon::prelude::*;
+use serde::Serialize;
+use somnium_env::{DoneReason, Env, Observation, PhysicsEnv};
+
+use crate::policy::{EnvView, Policy};
+use crate::{AgentError, EnvTarget};
+
+/// One evaluation episode.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EpisodeResult {
+    pub seed: u64,
+    pub episode_return: f32,
+    pub length: u32,
+    /// Whether the task was achieved (see [`success_of`]); `None` where the
+    /// scenario has no notion of success.
+    pub success: Option<bool>,
+    pub done_reason: Option<DoneReason>,
+}
+
+/// Episodes of one policy in one env, with their statistics.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvalSummary {
+    pub env: String,
+    pub policy: String,
+    pub episodes: Vec<EpisodeResult>,
+    pub mean_return: f32,
+    pub std_return: f32,
+    pub mean_length: f32,
+    /// Fraction of successful episodes, where success is defined.
+    pub success_rate: Option<f32>,
+    /// Episodes that ended in a terminal state.
+    pub terminated: usize,
+    /// Episodes cut by the time limit.
+    pub time_limit: usize,
+}
+
+/// Success per scenario: cartpole survives to the time limit; push and reach
+/// terminate on reaching their goal; bounce and occlusion have no goal (`None`).
+pub fn success_of(scenario_id: &str, reason: Option<DoneReason>) -> Option<bool> {
+    match scenario_id {
+        "cartpole-v0" => Some(reason == Some(DoneReason::TimeLimit)),
+        "push-v0" | "reach-v0" => Some(reason == Some(DoneReason::Terminated)),
+        _ => None,
+    }
+}
+
+/// Run `episodes` episodes of `policy` in `target` (episode `k` from seed
+/// `seed + k`), `parallel` envs at a time rendering `frame_size` frames.
+pub fn evaluate(
+    policy: &mut dyn Policy,
+    target: &EnvTarget,
+    frame_size: usize,
+    episodes: usize,
+    seed: u64,
+    parallel: usize,
+) -> Result<EvalSummary, AgentError> {
+    let parallel = parallel.clamp(1, episodes.max(1));
+    let mut envs: Vec<PhysicsEnv> = (0..parallel)
+        .map(|_| target.make_physics(frame_size))
+        .collect::<Result<_, _>>()?;
+    let mut results = Vec::with_capacity(episodes);
+    for wave in (0..episodes).step_by(parallel) {
+        let count = parallel.min(episodes - wave);
+        let envs = &mut envs[..count];
+        let mut obs: Vec<Observation> = Vec::with_capacity(count);
+        for (k, env) in envs.iter_mut().enumerate() {
+            obs.push(env.reset(Some(seed + (wave + k) as u64))?.0);
+        }
+        let mut returns = vec![0.0f32; count];
+        let mut ended: Vec<Option<Option<DoneReason>>> = vec![None; count];
+        while ended.iter().any(Option::is_none) {
+            let actions = {
+                let views: Vec<&dyn EnvView> = envs.iter().map(|e| e as &dyn EnvView).collect();
+                policy.act(&views, &obs)?
+            };
+            let steps: Vec<Option<Result<somnium_env::Step, _>>> = envs
+                .par_iter_mut()
+                .zip(actions.par_iter())
+                .zip(ended.par_iter())
+                .map(|((env, a), end)| end.is_none().then(|| env.step(a)))
+                .collect();
+            for (k, step) in steps.into_iter().enumerate() {
+                let Some(step) = step else { continue };
+                let step = step?;
+                returns[k] += step.reward;
+                if step.done() {
+                    ended[k] = Some(step.info.done_reason);
+                }
+                obs[k] = step.obs;
+            }
+        }
+        for k in 0..count {
+            let reason = ended[k].flatten();
+            results.push(EpisodeResult {
+                seed: seed + (wave + k) as u64,
+                episode_return: returns[k],
+                length: envs[k].elapsed_steps(),
+                success: success_of(target.scenario_id(), reason),
+                done_reason: reason,
+            });
+        }
+    }
+    Ok(summarise(target.to_string(), policy.name(), results))
+}
+
+fn summarise(env: String, policy: String, episodes: Vec<EpisodeResult>) -> EvalSummary {
+    let n = episodes.len().max(1) as f32;
+    let mean = episodes.iter().map(|e| e.episode_return).sum::<f32>() / n;
+    let var = episodes
+        .iter()
+        .map(|e| (e.episode_return - mean).powi(2))
+        .sum::<f32>()
+        / n;
+    let successes: Vec<bool> = episodes.iter().filter_map(|e| e.success).collect();
+    let count = |r: DoneReason| episodes.iter().filter(|e| e.done_reason == Some(r)).count();
+    EvalSummary {
+        env,
+        policy,
+        mean_return: mean,
+        std_return: var.sqrt(),
+        mean_length: episodes.iter().map(|e| e.length as f32).sum::<f32>() / n,
+        success_rate: (!successes.is_empty())
+            .then(|| successes.iter().filter(|s| **s).count() as f32 / successes.len() as f32),
+        terminated: count(DoneReason::Terminated),
+        time_limit: count(DoneReason::TimeLimit),
+        episodes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RandomPolicy, ScriptedPolicy};
+
+    #[test]
+    fn evaluation_is_seeded_and_ranks_the_expert_above_random() {
+        let target = EnvTarget::parse("physics:cartpole-v0").unwrap();
+        let random = evaluate(&mut RandomPolicy::new(0), &target, 1, 6, 100, 4).unwrap();
+        let again = evaluate(&mut RandomPolicy::new(0), &target, 1, 6, 100, 4).unwrap();
+        assert_eq!(random, again);
+        assert_eq!(random.episodes.len(), 6);
+        assert_eq!(random.episodes[5].seed, 105);
+        assert_eq!(random.terminated + random.time_limit, 6);
+        let expert = evaluate(&mut ScriptedPolicy::new(0), &target, 1, 4, 100, 2).unwrap();
+        assert!(expert.mean_return > 3.0 * random.mean_return);
+        assert!(expert.success_rate.unwrap() > random.success_rate.unwrap());
+    }
+}

@@ -1,0 +1,149 @@
+//! Running the benchmark's episodes: a batch of dreams stepped in one forward pass
+//! per step next to their physics twins and perturbed physics twins, all from the
+//! same seeds with the same actions.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use somnium_scenarios::{Action, Scenario};
+
+use crate::dream::{warmup_action, DreamModel};
+use crate::lockstep::{clone_scenario, ActionPlan};
+use crate::{DreamEnv, DreamVecEnv, Env, EnvError};
+
+/// One episode's frame streams, `[T, H, W, 3]` u8 each, the first `W` the context.
+pub struct EpisodeFrames {
+    pub seed: u64,
+    pub physics: Vec<u8>,
+    pub dream: Vec<u8>,
+    /// Physics rerun with every dynamic body nudged at the end of the context.
+    pub perturbed: Vec<u8>,
+    /// Frames in each stream (the dream may stop early if it predicts termination).
+    pub dream_frames: usize,
+}
+
+/// Arena size (metres) of a scenario's config, for scaling the perturbation.
+pub fn arena_size_m(scenario: &dyn Scenario) -> f32 {
+    let c = scenario.config_json();
+    ["arena_half_width", "table_half_width", "half_width"]
+        .iter()
+        .find_map(|k| c.get(*k).and_then(|v| v.as_f64()))
+        .map_or(1.0, |hw| 2.0 * hw as f32)
+}
+
+/// The action source of one episode.
+pub(crate) struct Actor {
+    plan: ActionPlan,
+    rng: ChaCha8Rng,
+    step: usize,
+}
+
+impl Actor {
+    pub(crate) fn new(plan: &ActionPlan, episode_seed: u64) -> Self {
+        let base = match plan {
+            ActionPlan::Random { seed } | ActionPlan::Scripted { seed } => *seed,
+            _ => 0,
+        };
+        Self {
+            plan: plan.clone(),
+            rng: ChaCha8Rng::seed_from_u64(base ^ episode_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            step: 0,
+        }
+    }
+
+    pub(crate) fn next(&mut self, twin: &dyn Scenario) -> Action {
+        let space = twin.action_space();
+        let warmup = warmup_action(&space);
+        self.step += 1;
+        match &self.plan {
+            ActionPlan::Idle => warmup,
+            ActionPlan::Random { .. } => space.sample(&mut self.rng),
+            ActionPlan::Scripted { .. } => twin.scripted_action(&mut self.rng),
+            ActionPlan::Recorded(list) => list.get(self.step - 1).cloned().unwrap_or(warmup),
+        }
+    }
+}
+
+/// A scenario reset to `seed` and stepped through the `W - 1` warm-up actions;
+/// returns the context frames.
+pub(crate) fn warm_twin(
+    twin: &mut dyn Scenario,
+    seed: u64,
+    wn: usize,
+    (h, w): (usize, usize),
+) -> Result<Vec<u8>, EnvError> {
+    Ok(crate::dream::context_frames(twin, seed, wn, w, h)?
+        .into_iter()
+        .flat_map(|f| f.data)
+        .collect())
+}
+
+/// Runs episodes `seeds` for `steps` frames each (context included), dreaming
+/// them in one batch. `nudge_m` is the perturbation of the perturbed twins.
+pub fn run_batch(
+    model: &DreamModel,
+    prototype: &dyn Scenario,
+    seeds: &[u64],
+    plan: &ActionPlan,
+    steps: usize,
+    nudge_m: f32,
+    mut on_step: impl FnMut(),
+) -> Result<Vec<EpisodeFrames>, EnvError> {
+    let wn = model.context_frames();
+    let size = model.frame_size();
+    let (h, w) = size;
+    let envs = seeds
+        .iter()
+        .map(|_| Ok(DreamEnv::new(clone_scenario(prototype)?, model.clone())?.with_max_episode_steps(None)))
+        .collect::<Result<Vec<_>, EnvError>>()?;
+    let mut dreams = DreamVecEnv::new(envs)?;
+    let mut twins = Vec::with_capacity(seeds.len());
+    let mut perturbed = Vec::with_capacity(seeds.len());
+    let mut episodes = Vec::with_capacity(seeds.len());
+    for (i, &seed) in seeds.iter().enumerate() {
+        dreams.reset_one(i, seed)?;
+        let mut twin = clone_scenario(prototype)?;
+        let context = warm_twin(twin.as_mut(), seed, wn, size)?;
+        let mut other = clone_scenario(prototype)?;
+        warm_twin(other.as_mut(), seed, wn, size)?;
+        other.nudge(nudge_m, seed ^ 0xBADC_0FFE);
+        twins.push(twin);
+        perturbed.push(other);
+        episodes.push(EpisodeFrames {
+            seed,
+            physics: context.clone(),
+            dream: context.clone(),
+            perturbed: context,
+            dream_frames: wn,
+        });
+    }
+    let mut actors: Vec<Actor> = seeds.iter().map(|&s| Actor::new(plan, s)).collect();
+    let mut alive = vec![true; seeds.len()];
+    for _ in wn..steps {
+        let actions: Vec<Action> = actors
+            .iter_mut()
+            .zip(&twins)
+            .map(|(a, t)| a.next(t.as_ref()))
+            .collect();
+        let step = dreams.step(&actions)?;
+        for i in 0..seeds.len() {
+            twins[i].step(&actions[i])?;
+            perturbed[i].step(&actions[i])?;
+            let ep = &mut episodes[i];
+            ep.physics.extend(twins[i].render(w, h).data);
+            ep.perturbed.extend(perturbed[i].render(w, h).data);
+            if alive[i] {
+                // a dream that predicted termination was reset by the vector env: stop its stream
+                match &step.infos[i].final_observation {
+                    Some(last) => {
+                        ep.dream.extend_from_slice(&last.frame.data);
+                        alive[i] = false;
+                    }
+                    None => ep.dream.extend_from_slice(&step.obs[i].frame.data),
+                }
+                ep.dream_frames += 1;
+            }
+        }
+        on_step();
+    }
+    Ok(episodes)
+}

@@ -1,0 +1,230 @@
+//! `somnium train-agent`: trains a PPO agent in an env (`physics:<id>[@variant]`;
+//! `dream:<id>@MODEL` once dream envs exist), with a progress bar, `metrics.jsonl`
+//! (one line per update and per evaluation), periodic deterministic evaluations on
+//! `--eval-env`, checkpoints, `returns.png` (training and evaluation returns
+//! against steps on one plot) and `summary.json`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use candle_core::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use somnium_agents::ppo::{PpoConfig, PpoTrainer};
+use somnium_agents::{evaluate, EnvTarget, ObsKind, PpoAgent, PpoPolicy};
+use somnium_env::{Env, Space};
+
+/// Arguments of `somnium train-agent`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Algorithm (only `ppo` for now).
+    #[arg(long, default_value = "ppo")]
+    pub algo: String,
+    /// Env to train in: `physics:<id>[@variant]` (or `dream:<id>@MODEL`).
+    #[arg(long)]
+    pub env: String,
+    /// Env of the periodic evaluations (default: the training env).
+    #[arg(long)]
+    pub eval_env: Option<String>,
+    /// What the network reads: `state` or `frames`.
+    #[arg(long, default_value = "state")]
+    pub obs: String,
+    /// Env steps to train for (all envs together).
+    #[arg(long, default_value_t = 500_000)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 8)]
+    pub num_envs: usize,
+    /// Steps per env per rollout (default: the preset's).
+    #[arg(long)]
+    pub num_steps: Option<usize>,
+    /// Learning rate (default: the preset's).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Frame side in pixels for `--obs frames`.
+    #[arg(long, default_value_t = 64)]
+    pub frame_size: usize,
+    /// A JSON file of PPO settings overriding the preset (field names of PpoConfig).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Evaluate every this many env steps.
+    #[arg(long, default_value_t = 25_000)]
+    pub eval_every: u64,
+    #[arg(long, default_value_t = 10)]
+    pub eval_episodes: usize,
+    /// Output directory: agent checkpoint, metrics.jsonl, returns.png, summary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The PPO settings for these arguments: the preset for the action space and
+/// observation kind, then the JSON file, then the flags.
+fn ppo_config(args: &Args, target: &EnvTarget) -> anyhow::Result<PpoConfig> {
+    let obs: ObsKind = args.obs.parse()?;
+    let space = target.make_physics(1)?.action_space();
+    let mut config = match (obs, &space) {
+        (ObsKind::Frames, _) => PpoConfig::frames(),
+        (ObsKind::State, Space::Box { .. }) => PpoConfig::continuous(),
+        (ObsKind::State, Space::Discrete(_)) => PpoConfig::default(),
+    };
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut base = serde_json::to_value(&config)?;
+        let overrides: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let (Some(b), Some(o)) = (base.as_object_mut(), overrides.as_object()) else {
+            bail!("{} must hold a JSON object of PPO settings", path.display());
+        };
+        b.extend(o.clone());
+        config = serde_json::from_value(base).with_context(|| format!("settings in {}", path.display()))?;
+    }
+    config.total_steps = args.steps;
+    config.num_envs = args.num_envs;
+    config.seed = args.seed;
+    config.obs = obs;
+    config.frame_size = args.frame_size;
+    if let Some(n) = args.num_steps {
+        config.num_steps = n;
+    }
+    if let Some(lr) = args.lr {
+        config.learning_rate = lr;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Appends JSON lines to `metrics.jsonl`.
+struct Metrics(std::fs::File);
+
+impl Metrics {
+    fn line(&mut self, value: serde_json::Value) -> anyhow::Result<()> {
+        writeln!(self.0, "{value}")?;
+        Ok(())
+    }
+}
+
+/// Deterministic evaluation of the checkpoint in `dir` on `target`.
+fn eval_checkpoint(dir: &Path, target: &EnvTarget, episodes: usize) -> anyhow::Result<somnium_agents::EvalSummary> {
+    let (agent, _) = PpoAgent::load(dir, &Device::Cpu)?;
+    let size = match agent.obs.kind {
+        ObsKind::State => 1,
+        ObsKind::Frames => agent.obs.size,
+    };
+    let mut policy = PpoPolicy::new(agent, true, 0);
+    Ok(evaluate(&mut policy, target, size, episodes, 1_000_000, episodes.min(8))?)
+}
+
+/// Run `somnium train-agent`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.algo != "ppo" {
+        bail!("unknown --algo '{}': only 'ppo' is implemented", args.algo);
+    }
+    let target = EnvTarget::parse(&args.env)?;
+    let eval_target = match &args.eval_env {
+        Some(e) => EnvTarget::parse(e)?,
+        None => target.clone(),
+    };
+    eval_target.make_physics(1)?;
+    let config = ppo_config(&args, &target)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::write(args.out.join("ppo_config.json"), serde_json::to_string_pretty(&config)?)?;
+    let mut metrics = Metrics(
+        std::fs::File::create(args.out.join("metrics.jsonl")).context("creating metrics.jsonl")?,
+    );
+    let mut trainer = PpoTrainer::new(config.clone(), target.clone())?;
+    println!(
+        "ppo on {target} ({:?} observations): {} updates of {} steps, {} minibatches x {} epochs; eval on {eval_target}",
+        config.obs,
+        config.num_updates(),
+        config.batch_size(),
+        config.num_minibatches,
+        config.update_epochs
+    );
+    let bar = ProgressBar::new(config.num_updates() as u64 * config.batch_size() as u64).with_style(
+        ProgressStyle::with_template("{elapsed_precise} {bar:30} {pos}/{len} steps {msg}")?,
+    );
+    let start = Instant::now();
+    let mut train_curve: Vec<(f64, f64)> = Vec::new();
+    let mut eval_curve: Vec<(f64, f64)> = Vec::new();
+    let mut next_eval = 0u64;
+    let mut last_eval = None;
+    let mut recent: Vec<f32> = Vec::new();
+    while !trainer.is_done() {
+        let stats = trainer.train_update()?;
+        let eps = trainer.episodes();
+        recent = eps.iter().rev().take(20).map(|e| e.episode_return).collect();
+        let rolling = (!recent.is_empty()).then(|| recent.iter().sum::<f32>() / recent.len() as f32);
+        if let Some(r) = rolling {
+            train_curve.push((stats.global_step as f64, r as f64));
+        }
+        let mut line = serde_json::to_value(&stats)?;
+        line["kind"] = "update".into();
+        line["rolling_return_20"] = serde_json::json!(rolling);
+        metrics.line(line)?;
+        bar.set_position(stats.global_step);
+        bar.set_message(format!(
+            "return(20) {:.1}  {:.0} steps/s",
+            rolling.unwrap_or(f32::NAN),
+            stats.steps_per_sec
+        ));
+        if stats.global_step >= next_eval || trainer.is_done() {
+            next_eval = stats.global_step + args.eval_every.max(1);
+            trainer.save(&args.out)?;
+            let summary = eval_checkpoint(&args.out, &eval_target, args.eval_episodes)?;
+            eval_curve.push((stats.global_step as f64, summary.mean_return as f64));
+            metrics.line(serde_json::json!({
+                "kind": "eval",
+                "global_step": stats.global_step,
+                "env": eval_target.to_string(),
+                "mean_return": summary.mean_return,
+                "std_return": summary.std_return,
+                "success_rate": summary.success_rate,
+                "wall_s": start.elapsed().as_secs_f64(),
+            }))?;
+            bar.println(format!(
+                "step {:>8}: eval on {eval_target}: mean return {:.1} +- {:.1}",
+                stats.global_step, summary.mean_return, summary.std_return
+            ));
+            last_eval = Some(summary);
+        }
+    }
+    bar.finish();
+    let wall = start.elapsed().as_secs_f64();
+    let train_label = format!("training episodes in {target} (mean of last 20)");
+    let eval_label = format!("deterministic eval in {eval_target}");
+    somnium_world_model::plots::line_plot(
+        &args.out.join("returns.png"),
+        &format!("PPO on {target}"),
+        "env steps",
+        "episode return",
+        &[(train_label, train_curve), (eval_label, eval_curve.clone())],
+        false,
+    )?;
+    let final_eval = last_eval.context("no evaluation ran")?;
+    let summary = serde_json::json!({
+        "env": target.to_string(),
+        "eval_env": eval_target.to_string(),
+        "steps": trainer.global_step(),
+        "wall_s": wall,
+        "steps_per_sec": trainer.global_step() as f64 / wall,
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "final_eval": final_eval,
+        "final_training_return_20": recent.iter().sum::<f32>() / recent.len().max(1) as f32,
+        "eval_curve": eval_curve,
+        "config": config,
+    });
+    let tmp = args.out.join(".summary.json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(&summary)?)?;
+    std::fs::rename(&tmp, args.out.join("summary.json"))?;
+    println!(
+        "done: {} steps in {wall:.1} s ({:.0} steps/s); final eval on {eval_target}: {:.1} +- {:.1}; wrote {}",
+        trainer.global_step(),
+        trainer.global_step() as f64 / wall,
+        final_eval.mean_return,
+        final_eval.std_return,
+        args.out.display()
+    );
+    Ok(())
+}
