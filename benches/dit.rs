@@ -2,11 +2,13 @@
 //! GELU MLP, per-frame adaLN modulation, gated residuals, rotary q/k,
 //! block-causal attention over 9 frames of 64 tokens = 576 tokens), built
 //! once from the fused kernels and once from their plain candle compositions
-//! (`kernels::reference`), timed like `/work/shared/peers/dit_torch.py`:
+//! (`kernels::reference`), and beside them the peer's plain candle stack
+//! (`plain_stack`, no modulation or rotary: the baseline of
+//! `/work/shared/peers/README.md`), timed like `/work/shared/peers/dit_torch.py`:
 //! forward at batch 1 and 32, one new frame on a KV cache at batch 1, and a
 //! training step (forward, backward, AdamW) at batch 8.
 //!
-//! Run: `cargo bench -p somnium --bench dit` (add `-- fused` to filter).
+//! Run: `cargo bench -p somnium --bench dit` (add `-- 'dit/(fused|plain)'` to filter).
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
@@ -186,6 +188,51 @@ fn randn(shape: &[usize]) -> Tensor {
     Tensor::randn(0f32, 1.0, shape, &Device::Cpu).expect("random tensor")
 }
 
+/// The peer's plain stack, the same four measurements.
+fn plain_bench(c: &mut Criterion) {
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let stack = PlainStack::new(vb).expect("stack");
+    let mask = block_causal_mask(FRAMES).expect("mask");
+    let seq = FRAMES * TPF;
+    let x1 = randn(&[1, seq, D_MODEL]);
+    let mut group = c.benchmark_group("dit/plain");
+    group.bench_function("forward_576_b1", |b| {
+        b.iter(|| black_box(stack.forward(&x1, &mask, false).expect("forward")))
+    });
+    let prev = seq - TPF;
+    let mask_prev = block_causal_mask(FRAMES - 1).expect("mask");
+    let caches = stack
+        .build_cache(&x1.narrow(1, 0, prev).expect("narrow"), &mask_prev)
+        .expect("cache");
+    let frame = x1
+        .narrow(1, prev, TPF)
+        .expect("narrow")
+        .contiguous()
+        .expect("frame");
+    group.bench_function("forward_frame_b1", |b| {
+        b.iter(|| black_box(stack.step(&frame, &caches).expect("step")))
+    });
+    let x32 = randn(&[32, seq, D_MODEL]);
+    group.bench_function("forward_576_b32", |b| {
+        b.iter(|| black_box(stack.forward(&x32, &mask, false).expect("forward")))
+    });
+    let (x8, y8) = (randn(&[8, seq, D_MODEL]), randn(&[8, seq, D_MODEL]));
+    let params = ParamsAdamW {
+        lr: 1e-4,
+        ..Default::default()
+    };
+    let mut opt = AdamW::new(varmap.all_vars(), params).expect("adamw");
+    group.bench_function("train_step_b8", |b| {
+        b.iter(|| {
+            let out = stack.forward(&x8, &mask, true).expect("forward");
+            let loss = candle_nn::loss::mse(&out, &y8).expect("loss");
+            opt.backward_step(&loss).expect("step")
+        })
+    });
+    group.finish();
+}
+
 fn stack_bench(c: &mut Criterion) {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
@@ -261,9 +308,12 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(200))
         .measurement_time(Duration::from_secs(3));
-    targets = stack_bench
+    targets = stack_bench, plain_bench
 }
+mod plain_stack;
 mod runtime;
+
+use plain_stack::{block_causal_mask, PlainStack};
 
 fn main() {
     runtime::tune();

@@ -25,23 +25,39 @@ fn trainer() -> Trainer {
     let eps = moving_square_episodes(16, 20, 64, 8, 1);
     let train = WindowSource::from_episodes(&eps, &codec, &cfg, false, &dev).expect("windows");
     let bg = background_latent(&codec, SQUARE_BACKGROUND, &dev).expect("background");
-    let tc = TrainConfig { val_windows: 0, ..TrainConfig::default() };
+    let tc = TrainConfig {
+        val_windows: 0,
+        ..TrainConfig::default()
+    };
     Trainer::new(&cfg, tc, train, None, bg).expect("trainer")
 }
 
 fn bench(c: &mut Criterion) {
     let mut t = trainer();
     let mut g = c.benchmark_group("world_model_small");
-    g.sample_size(10).measurement_time(Duration::from_secs(30)).warm_up_time(Duration::from_secs(3));
-    g.bench_function("train_step_batch32", |b| b.iter(|| t.train_step(1e-4).expect("step")));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(30))
+        .warm_up_time(Duration::from_secs(3));
+    g.bench_function("train_step_batch32", |b| {
+        b.iter(|| t.train_step(1e-4).expect("step"))
+    });
     let cfg = ModelConfig::small();
     let (ch, h, w) = cfg.latent_shape();
     for batch in [1usize, 32] {
-        let ctx = Tensor::zeros((batch, cfg.context_frames, ch, h, w), DType::F32, &Device::Cpu).expect("ctx");
-        let act = Tensor::zeros((batch, cfg.window(), 2), DType::F32, &Device::Cpu).expect("actions");
+        let ctx = Tensor::zeros(
+            (batch, cfg.context_frames, ch, h, w),
+            DType::F32,
+            &Device::Cpu,
+        )
+        .expect("ctx");
+        let act =
+            Tensor::zeros((batch, cfg.window(), 2), DType::F32, &Device::Cpu).expect("actions");
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         g.bench_function(format!("dream_step_batch{batch}"), |b| {
-            b.iter(|| dream_step(t.model(), &ctx, &act, &mut rng, &SampleOptions::default()).expect("dream"))
+            b.iter(|| {
+                dream_step(t.model(), &ctx, &act, &mut rng, &SampleOptions::default())
+                    .expect("dream")
+            })
         });
     }
     g.finish();

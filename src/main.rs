@@ -37,6 +37,12 @@ enum Command {
     EvalAgent(cli::eval_agent::Args),
     /// Open a rollout in the Bevy viewer (needs `cargo build --release -p somnium-viewer`).
     View(cli::view::Args),
+    /// Dream next to physics in lockstep; write a rollout and a side-by-side GIF.
+    Dream(cli::dream::Args),
+    /// The physics-consistency benchmark of a model: report, plots and GIFs.
+    Eval(cli::eval::Args),
+    /// Run the shipped bounce model against physics and print the key numbers.
+    Demo(cli::demo::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,5 +57,8 @@ fn main() -> anyhow::Result<()> {
         Command::TrainAgent(a) => cli::train_agent::run(a),
         Command::EvalAgent(a) => cli::eval_agent::run(a),
         Command::View(a) => cli::view::run(a),
+        Command::Dream(a) => cli::dream::run(a),
+        Command::Eval(a) => cli::eval::run(a),
+        Command::Demo(a) => cli::demo::run(a),
     }
 }

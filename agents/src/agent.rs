@@ -141,7 +141,9 @@ impl PpoAgent {
         let weights = dir.join(WEIGHTS_FILE);
         let tensors = candle_core::safetensors::load(&weights, device)
             .map_err(|e| bad(&weights, e.to_string()))?;
-        model.load(&tensors).map_err(|e| bad(&weights, e.to_string()))?;
+        model
+            .load(&tensors)
+            .map_err(|e| bad(&weights, e.to_string()))?;
         let agent = PpoAgent {
             model,
             obs: file.obs.clone(),
@@ -189,7 +191,10 @@ impl PpoAgent {
 
 /// Write `bytes` to `path` through a temporary file in the same directory.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes).map_err(|e| AgentError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| AgentError::io(path, e))
@@ -240,7 +245,9 @@ impl Policy for PpoPolicy {
         let input = self.agent.input(&features, obs.len())?;
         let (head, _) = self.agent.model.forward(&input)?;
         let rows: Vec<Vec<f32>> = head.to_vec2()?;
-        let chosen = self.agent.choose(&rows, self.deterministic, &mut self.rng)?;
+        let chosen = self
+            .agent
+            .choose(&rows, self.deterministic, &mut self.rng)?;
         Ok(chosen.into_iter().map(|(a, _, _)| a).collect())
     }
 }

@@ -19,10 +19,7 @@ pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
 
 /// Categorical log-probabilities and entropies.
 /// `logits`: `[B, N]`, `actions`: `[B]` (u32 indices) -> (`[B]`, `[B]`).
-pub fn categorical_log_prob_entropy(
-    logits: &Tensor,
-    actions: &Tensor,
-) -> Result<(Tensor, Tensor)> {
+pub fn categorical_log_prob_entropy(logits: &Tensor, actions: &Tensor) -> Result<(Tensor, Tensor)> {
     let log_p = log_softmax(logits)?;
     let idx = actions.to_dtype(DType::U32)?.unsqueeze(1)?;
     let chosen = log_p.gather(&idx, 1)?.squeeze(1)?;

@@ -26,9 +26,9 @@ impl EnvTarget {
             input: input.to_string(),
             reason,
         };
-        let (kind, rest) = input.split_once(':').ok_or_else(|| {
-            bad("expected 'physics:<id>[@variant]' or 'dream:<id>@MODEL'".into())
-        })?;
+        let (kind, rest) = input
+            .split_once(':')
+            .ok_or_else(|| bad("expected 'physics:<id>[@variant]' or 'dream:<id>@MODEL'".into()))?;
         let (id, suffix) = match rest.split_once('@') {
             Some((id, s)) => (id, Some(s)),
             None => (rest, None),
@@ -131,7 +131,7 @@ mod tests {
                 model: "runs/push/model".into()
             }
         );
-        let err = dream.make_physics(8).unwrap_err().to_string();
+        let err = dream.make_physics(8).err().unwrap().to_string();
         assert!(err.contains("not available yet"), "{err}");
     }
 

@@ -110,7 +110,12 @@ impl ObsEncoder {
 
     /// Features of `obs` as if it followed stream `env`'s history, without recording it
     /// (for the last observation of a truncated episode).
-    pub fn peek(&self, env: usize, obs: &Observation, out: &mut Vec<f32>) -> Result<(), AgentError> {
+    pub fn peek(
+        &self,
+        env: usize,
+        obs: &Observation,
+        out: &mut Vec<f32>,
+    ) -> Result<(), AgentError> {
         match self.spec.kind {
             ObsKind::State => self.state_features(obs, out),
             ObsKind::Frames => {

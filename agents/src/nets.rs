@@ -53,7 +53,11 @@ pub struct NetConfig {
 
 /// Orthogonal `[rows, cols]` matrix times `gain` (as `torch.nn.init.orthogonal_`).
 pub fn orthogonal(rows: usize, cols: usize, gain: f32, rng: &mut ChaCha8Rng) -> Vec<f32> {
-    let (r, c) = if rows < cols { (cols, rows) } else { (rows, cols) };
+    let (r, c) = if rows < cols {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
     // `c` orthonormal columns of length `r`, by modified Gram-Schmidt.
     let mut cols_v: Vec<Vec<f32>> = (0..c)
         .map(|_| (0..r).map(|_| StandardNormal.sample(rng)).collect())
@@ -65,14 +69,23 @@ pub fn orthogonal(rows: usize, cols: usize, gain: f32, rng: &mut ChaCha8Rng) -> 
                 cols_v[j][i] -= dot * cols_v[k][i];
             }
         }
-        let norm = cols_v[j].iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        let norm = cols_v[j]
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+            .max(1e-12);
         cols_v[j].iter_mut().for_each(|v| *v /= norm);
     }
     let mut out = vec![0.0; rows * cols];
     for i in 0..rows {
         for j in 0..cols {
             // Element (i, j) of the r x c matrix, transposed back when rows < cols.
-            let v = if rows >= cols { cols_v[j][i] } else { cols_v[i][j] };
+            let v = if rows >= cols {
+                cols_v[j][i]
+            } else {
+                cols_v[i][j]
+            };
             out[i * cols + j] = gain * v;
         }
     }
@@ -102,7 +115,11 @@ impl Builder<'_> {
     }
 
     fn conv(&mut self, name: &str, inp: usize, spec: ConvSpec) -> Result<Conv2d> {
-        let ConvSpec { out, kernel, stride } = spec;
+        let ConvSpec {
+            out,
+            kernel,
+            stride,
+        } = spec;
         let w = orthogonal(out, inp * kernel * kernel, 2f32.sqrt(), &mut self.rng);
         let w = self.var(&format!("{name}.weight"), w, &[out, inp, kernel, kernel])?;
         let b = self.var(&format!("{name}.bias"), vec![0.0; out], &[out])?;
@@ -319,7 +336,9 @@ mod tests {
             &dev,
         )
         .unwrap();
-        let (h, v) = mlp.forward(&Tensor::zeros((5, 4), DType::F32, &dev).unwrap()).unwrap();
+        let (h, v) = mlp
+            .forward(&Tensor::zeros((5, 4), DType::F32, &dev).unwrap())
+            .unwrap();
         assert_eq!((h.dims(), v.dims()), (&[5, 2][..], &[5][..]));
         for size in [64, 32] {
             let cnn = ActorCritic::new(

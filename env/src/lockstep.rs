@@ -85,7 +85,8 @@ impl Recorder {
 
 /// Runs `dream` and its physics twin in lockstep from `seed` for `steps` frames in
 /// all (the `W` context frames included) and returns the rollout. Stops early
-/// when either side terminates. The dream's time limit is lifted for the run.
+/// when physics terminates; the dream's predicted terminations are recorded but
+/// do not stop it, and its time limit is lifted for the run.
 pub fn run_lockstep(
     dream: &mut DreamEnv,
     plan: &ActionPlan,
@@ -101,6 +102,7 @@ pub fn run_lockstep(
     }
     let (h, w) = dream.frame_size();
     let mut twin = clone_scenario(dream.scenario())?;
+    twin.reset(seed);
     let space = twin.action_space();
     let warmup = warmup_action(&space);
     let scene = twin.scene_objects();
@@ -162,7 +164,8 @@ pub fn run_lockstep(
 
     let saved_limit = dream.spec().max_episode_steps;
     dream.set_max_episode_steps(None);
-    let result = (|| {
+    dream.set_ignore_termination(true);
+    let result: Result<(), EnvError> = (|| {
         dream.reset(Some(seed))?;
         twin.reset(seed);
         // The context: physics frames on both sides.
@@ -192,17 +195,24 @@ pub fn run_lockstep(
             };
             let tr = twin.step(&action)?;
             let step = dream.step(&action)?;
-            push_transition(&mut rec.rollout, &space.clip(&action), tr.reward, tr.terminated, step.reward, step.terminated);
+            let dream_terminated = step
+                .info
+                .extra
+                .get("terminated_prob")
+                .and_then(|p| p.as_f64())
+                .is_some_and(|p| p > 0.5);
+            push_transition(&mut rec.rollout, &space.clip(&action), tr.reward, tr.terminated, step.reward, dream_terminated);
             let physics = twin.render(w, h);
             rec.frame(&step.obs.frame.data, twin.as_ref(), &physics.data)?;
             progress(rec.rollout.meta.steps);
-            if tr.terminated || step.terminated {
+            if tr.terminated {
                 break;
             }
         }
         Ok(())
     })();
     dream.set_max_episode_steps(saved_limit);
+    dream.set_ignore_termination(false);
     result?;
     rec.rollout.validate()?;
     Ok(rec.rollout)

@@ -59,7 +59,8 @@ class SomniumEnv(gymnasium.Env):
         address: ``host:port`` of ``somnium serve``.
         variant: ``"id"`` or ``"ood"``.
         seed: seed of the first episode when `reset` gets none.
-        width, height: frame size in pixels.
+        width, height: frame size in pixels (64 for physics by default; a dream
+            has its model's size).
         backend: ``"physics"`` or ``"dream"`` (then `model` is the checkpoint path).
         token: the server's shared secret, if it has one.
         clip_actions: clip continuous actions into the action box before sending
@@ -71,9 +72,9 @@ class SomniumEnv(gymnasium.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
     def __init__(self, scenario: str, address: str = "127.0.0.1:50051", *, variant: str = "id", seed: int = 0,
-                 width: int = 64, height: int = 64, backend: str = "physics", model: Optional[str] = None,
-                 token: Optional[str] = None, clip_actions: bool = True, render_mode: Optional[str] = None,
-                 connect_timeout: float = 10.0):
+                 width: Optional[int] = None, height: Optional[int] = None, backend: str = "physics",
+                 model: Optional[str] = None, token: Optional[str] = None, clip_actions: bool = True,
+                 render_mode: Optional[str] = None, connect_timeout: float = 10.0):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
@@ -92,10 +93,10 @@ class SomniumEnv(gymnasium.Env):
             raise ConnectionError(f"no somnium server at {address} after {connect_timeout} s") from None
         metadata = (("authorization", f"Bearer {token}"),) if token else None
         self._connection = dm_connection.Connection(self._channel, metadata)
-        settings = {"scenario": scenario, "variant": variant, "seed": int(seed), "width": int(width),
-                    "height": int(height), "backend": backend}
-        if model is not None:
-            settings["model"] = str(model)
+        settings = {"scenario": scenario, "variant": variant, "seed": int(seed), "backend": backend}
+        for name, value in (("width", width), ("height", height), ("model", model)):
+            if value is not None:
+                settings[name] = str(value) if name == "model" else int(value)
         packed = {k: tensor_utils.pack_tensor(v) for k, v in settings.items()}
         try:
             self._world = self._send(pb.CreateWorldRequest(settings=packed)).world_name

@@ -117,8 +117,11 @@ def test_bad_worlds_are_refused_with_their_reason(address):
         SomniumEnv("nope-v0", address)
     assert err.value.code == "INVALID_ARGUMENT" and "nope-v0" in err.value.message
     with pytest.raises(SomniumError) as err:
-        SomniumEnv("push-v0", address, backend="dream", model="/models/push")
-    assert err.value.code == "UNIMPLEMENTED" and "not available yet" in err.value.message
+        SomniumEnv("push-v0", address, backend="dream", model="/no/such/model")
+    assert err.value.code == "INVALID_ARGUMENT" and "/no/such/model" in err.value.message
+    with pytest.raises(SomniumError) as err:
+        SomniumEnv("push-v0", address, width=100000)
+    assert err.value.code == "INVALID_ARGUMENT" and "width" in err.value.message
 
 
 def test_the_official_dm_env_adaptor_runs_an_episode(address):

@@ -72,14 +72,20 @@ fn make_policy(args: &Args) -> anyhow::Result<(Box<dyn Policy>, usize)> {
         path => {
             let path = Path::new(path);
             if !path.exists() {
-                bail!("--policy '{}' is neither random, scripted, cem nor an existing checkpoint", path.display());
+                bail!(
+                    "--policy '{}' is neither random, scripted, cem nor an existing checkpoint",
+                    path.display()
+                );
             }
             let (agent, _) = PpoAgent::load(path, &Device::Cpu)?;
             let size = match agent.obs.kind {
                 ObsKind::State => 1,
                 ObsKind::Frames => agent.obs.size,
             };
-            (Box::new(PpoPolicy::new(agent, !args.stochastic, args.seed)), size)
+            (
+                Box::new(PpoPolicy::new(agent, !args.stochastic, args.seed)),
+                size,
+            )
         }
     })
 }
@@ -92,7 +98,10 @@ fn fmt_opt(v: Option<f32>) -> String {
 fn markdown(policy: &str, summaries: &[EvalSummary]) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# eval-agent: `{policy}`\n");
-    let _ = writeln!(md, "| env | episodes | mean return | std | success | terminated | time limit | mean length |");
+    let _ = writeln!(
+        md,
+        "| env | episodes | mean return | std | success | terminated | time limit | mean length |"
+    );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
     for s in summaries {
         let _ = writeln!(
@@ -110,10 +119,18 @@ fn markdown(policy: &str, summaries: &[EvalSummary]) -> String {
     }
     if let [a, b] = summaries {
         let _ = writeln!(md, "\n## Episodes where the envs disagree most\n");
-        let _ = writeln!(md, "| seed | return in `{}` | return in `{}` | difference |", a.env, b.env);
+        let _ = writeln!(
+            md,
+            "| seed | return in `{}` | return in `{}` | difference |",
+            a.env, b.env
+        );
         let _ = writeln!(md, "|---|---|---|---|");
         for (seed, ra, rb) in disagreements(a, b).into_iter().take(5) {
-            let _ = writeln!(md, "| {seed} | {ra:.2} | {rb:.2} | {:.2} |", (ra - rb).abs());
+            let _ = writeln!(
+                md,
+                "| {seed} | {ra:.2} | {rb:.2} | {:.2} |",
+                (ra - rb).abs()
+            );
         }
     }
     md
@@ -146,12 +163,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.episodes == 0 {
         bail!("--episodes must be at least 1");
     }
-    let targets: Vec<EnvTarget> = args.envs.iter().map(|e| EnvTarget::parse(e)).collect::<Result<_, _>>()?;
+    let targets: Vec<EnvTarget> = args
+        .envs
+        .iter()
+        .map(|e| EnvTarget::parse(e))
+        .collect::<Result<_, _>>()?;
     let mut summaries = Vec::new();
     for target in &targets {
         let (mut policy, size) = make_policy(&args)?;
         let start = std::time::Instant::now();
-        let s = evaluate(policy.as_mut(), target, size, args.episodes, args.seed, args.parallel)?;
+        let s = evaluate(
+            policy.as_mut(),
+            target,
+            size,
+            args.episodes,
+            args.seed,
+            args.parallel,
+        )?;
         println!(
             "{} in {target}: mean return {:.2} +- {:.2}, success {}, terminated {}, time limit {} ({:.1} s)",
             s.policy,
@@ -164,13 +192,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         summaries.push(s);
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let mut json = serde_json::json!({ "policy": args.policy, "seed": args.seed, "envs": summaries });
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let mut json =
+        serde_json::json!({ "policy": args.policy, "seed": args.seed, "envs": summaries });
     if let [a, b] = summaries.as_slice() {
         json["disagreements"] = serde_json::to_value(disagreements(a, b))?;
     }
-    write_atomic(&args.out.join("report.json"), &serde_json::to_string_pretty(&json)?)?;
-    write_atomic(&args.out.join("report.md"), &markdown(&args.policy, &summaries))?;
+    write_atomic(
+        &args.out.join("report.json"),
+        &serde_json::to_string_pretty(&json)?,
+    )?;
+    write_atomic(
+        &args.out.join("report.md"),
+        &markdown(&args.policy, &summaries),
+    )?;
     println!("wrote {}/report.json and report.md", args.out.display());
     Ok(())
 }

@@ -1,5 +1,8 @@
 //! One module per `somnium` subcommand.
 
+pub mod demo;
+pub mod dream;
+pub mod eval;
 pub mod eval_agent;
 pub mod record;
 pub mod render;

@@ -12,9 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use somnium_world_model::codec::{codec_for, ConvAutoencoder, FrameCodec};
 use somnium_world_model::config::{ActionKind, CodecKind, ModelConfig, PredictionTarget};
 use somnium_world_model::data::{DatasetReader, ManifestActionSpace};
-use somnium_world_model::train::checkpointing::saved_train_config;
 use somnium_world_model::metrics::{EvalReport, FrameSpec};
 use somnium_world_model::plots;
+use somnium_world_model::train::checkpointing::saved_train_config;
 use somnium_world_model::train::evaluate::{rollout_report, RolloutEvalOptions, RolloutResult};
 use somnium_world_model::train::{median_background, TrainConfig, Trainer, WindowSource};
 
@@ -85,15 +85,18 @@ fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<ModelConf
     let spec = reader.spec();
     let mut cfg = ModelConfig::preset(&args.preset)?;
     if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut base = serde_json::to_value(&cfg)?;
-        let over: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let over: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         if let (Some(b), Some(o)) = (base.as_object_mut(), over.as_object()) {
             for (k, v) in o {
                 b.insert(k.clone(), v.clone());
             }
         }
-        cfg = serde_json::from_value(base).with_context(|| format!("model config in {}", path.display()))?;
+        cfg = serde_json::from_value(base)
+            .with_context(|| format!("model config in {}", path.display()))?;
     }
     let scale = (cfg.frame_size[0] / cfg.model_size[0]).max(1);
     cfg.frame_size = [spec.height, spec.width];
@@ -101,7 +104,9 @@ fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<ModelConf
         cfg.model_size = [spec.height / scale, spec.width / scale];
     }
     cfg.action = match &spec.action_space {
-        ManifestActionSpace::Box { .. } => ActionKind::Continuous { dim: spec.action_dim },
+        ManifestActionSpace::Box { .. } => ActionKind::Continuous {
+            dim: spec.action_dim,
+        },
         ManifestActionSpace::Discrete { n } => ActionKind::Discrete { n: *n },
     };
     match args.target.as_deref() {
@@ -118,17 +123,32 @@ fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<ModelConf
 /// FNV-1a of the manifest file, naming the data a checkpoint was trained on.
 fn manifest_hash(dir: &Path) -> String {
     let bytes = std::fs::read(dir.join("manifest.json")).unwrap_or_default();
-    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3));
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     format!("{h:016x}")
 }
 
 /// Loads and encodes the dataset: (train windows, held-out windows).
-fn load_windows(reader: &DatasetReader, val_reader: Option<&DatasetReader>, codec: &dyn FrameCodec, cfg: &ModelConfig, val_episodes: usize, device: &Device) -> anyhow::Result<(WindowSource, WindowSource)> {
+fn load_windows(
+    reader: &DatasetReader,
+    val_reader: Option<&DatasetReader>,
+    codec: &dyn FrameCodec,
+    cfg: &ModelConfig,
+    val_episodes: usize,
+    device: &Device,
+) -> anyhow::Result<(WindowSource, WindowSource)> {
     let total = reader.len();
-    let n_val = if val_reader.is_some() { 0 } else { val_episodes.min(total / 5) };
+    let n_val = if val_reader.is_some() {
+        0
+    } else {
+        val_episodes.min(total / 5)
+    };
     let mut train = WindowSource::from_episodes(&[], codec, cfg, false, device)?;
     let mut val = WindowSource::from_episodes(&[], codec, cfg, true, device)?;
-    let bar = ProgressBar::new(total as u64).with_style(ProgressStyle::with_template("encoding {bar:30} {pos}/{len} episodes")?);
+    let bar = ProgressBar::new(total as u64).with_style(ProgressStyle::with_template(
+        "encoding {bar:30} {pos}/{len} episodes",
+    )?);
     for k in 0..reader.num_shards() {
         for ep in reader.load_shard(k)? {
             let index = bar.position() as usize;
@@ -143,7 +163,13 @@ fn load_windows(reader: &DatasetReader, val_reader: Option<&DatasetReader>, code
     bar.finish_and_clear();
     if let Some(vr) = val_reader {
         if (vr.spec().height, vr.spec().width) != (reader.spec().height, reader.spec().width) {
-            bail!("--val-data frames are {}x{}, --data frames {}x{}", vr.spec().height, vr.spec().width, reader.spec().height, reader.spec().width);
+            bail!(
+                "--val-data frames are {}x{}, --data frames {}x{}",
+                vr.spec().height,
+                vr.spec().width,
+                reader.spec().height,
+                reader.spec().width
+            );
         }
         for i in 0..vr.len().min(val_episodes) {
             val.push(&vr.load_episode(i)?, codec, cfg, true, device)?;
@@ -155,7 +181,11 @@ fn load_windows(reader: &DatasetReader, val_reader: Option<&DatasetReader>, code
 /// Appends one JSON line to `metrics.jsonl`.
 fn log_line(out: &Path, value: serde_json::Value) -> anyhow::Result<()> {
     let path = out.join("metrics.jsonl");
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
     writeln!(f, "{value}")?;
     Ok(())
 }
@@ -166,22 +196,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("give a budget: --minutes M or --steps N");
     }
     let device = Device::Cpu;
-    let reader = DatasetReader::open(&args.data).with_context(|| format!("opening dataset {}", args.data.display()))?;
+    let reader = DatasetReader::open(&args.data)
+        .with_context(|| format!("opening dataset {}", args.data.display()))?;
     let ckpt_dir = args.out.join("ckpt");
     let (cfg, train_cfg) = if args.resume {
-        saved_train_config(&ckpt_dir).with_context(|| format!("--resume: reading {}", ckpt_dir.display()))?
+        saved_train_config(&ckpt_dir)
+            .with_context(|| format!("--resume: reading {}", ckpt_dir.display()))?
     } else {
-        let tc = TrainConfig { seed: args.seed, batch: args.batch, lr: args.lr, warmup: args.warmup, ..TrainConfig::default() };
+        let tc = TrainConfig {
+            seed: args.seed,
+            batch: args.batch,
+            lr: args.lr,
+            warmup: args.warmup,
+            ..TrainConfig::default()
+        };
         (model_config(&args, &reader)?, tc)
     };
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let codec: Box<dyn FrameCodec> = match (&cfg.codec, &args.codec) {
         (CodecKind::Autoencoder { channels }, Some(path)) => {
-            let ae = ConvAutoencoder::new((cfg.frame_size[0], cfg.frame_size[1]), *channels, 0, &device)?;
+            let ae = ConvAutoencoder::new(
+                (cfg.frame_size[0], cfg.frame_size[1]),
+                *channels,
+                0,
+                &device,
+            )?;
             ae.load(path)?;
             Box::new(ae)
         }
-        (CodecKind::Autoencoder { .. }, None) => bail!("the config names a learned codec: give its weights with --codec"),
+        (CodecKind::Autoencoder { .. }, None) => {
+            bail!("the config names a learned codec: give its weights with --codec")
+        }
         _ => codec_for(&cfg, 0, &device)?,
     };
     println!(
@@ -193,11 +239,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.window()
     );
     let val_reader = match &args.val_data {
-        Some(dir) => Some(DatasetReader::open(dir).with_context(|| format!("opening held-out dataset {}", dir.display()))?),
+        Some(dir) => Some(
+            DatasetReader::open(dir)
+                .with_context(|| format!("opening held-out dataset {}", dir.display()))?,
+        ),
         None => None,
     };
-    let (train, val) = load_windows(&reader, val_reader.as_ref(), codec.as_ref(), &cfg, args.val_episodes, &device)?;
-    println!("data: {} training windows, {} held-out episodes", train.windows(), val.episodes().len());
+    let (train, val) = load_windows(
+        &reader,
+        val_reader.as_ref(),
+        codec.as_ref(),
+        &cfg,
+        args.val_episodes,
+        &device,
+    )?;
+    println!(
+        "data: {} training windows, {} held-out episodes",
+        train.windows(),
+        val.episodes().len()
+    );
     let bg = median_background(&train, 256)?;
     let spec = reader.spec();
     let frame_spec = FrameSpec {
@@ -212,8 +272,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut elapsed_before = 0.0;
     if args.resume {
         let extra = trainer.resume(&ckpt_dir)?;
-        elapsed_before = extra.get("elapsed_s").and_then(|v| v.as_f64()).unwrap_or(0.0);
-        println!("resumed at step {} ({:.1} min trained)", trainer.step(), elapsed_before / 60.0);
+        elapsed_before = extra
+            .get("elapsed_s")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        println!(
+            "resumed at step {} ({:.1} min trained)",
+            trainer.step(),
+            elapsed_before / 60.0
+        );
     }
     let hash = manifest_hash(&args.data);
     let budget_s = args.minutes.map(|m| m * 60.0);
@@ -223,7 +290,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?);
     bar.set_position(trainer.step());
     let start = Instant::now();
-    let (mut win_count, mut last_log, mut curve) = (0usize, Instant::now(), Vec::<(f64, f64)>::new());
+    let (mut win_count, mut last_log, mut curve) =
+        (0usize, Instant::now(), Vec::<(f64, f64)>::new());
     let (mut loss_sum, mut loss_n) = (0f64, 0usize);
     let mut val_curve = Vec::<(f64, f64)>::new();
     loop {
@@ -251,25 +319,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let wps = win_count as f64 / since.max(1e-9);
             let mean = loss_sum / loss_n.max(1) as f64;
             bar.set_message(format!("loss {mean:.4} lr {lr:.2e} {wps:.1} windows/s"));
-            log_line(&args.out, serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "loss": mean, "frame_loss": stats.frame_loss, "reward_loss": stats.reward_loss, "terminated_loss": stats.terminated_loss, "grad_norm": stats.grad_norm, "lr": lr, "windows_per_s": wps}))?;
+            log_line(
+                &args.out,
+                serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "loss": mean, "frame_loss": stats.frame_loss, "reward_loss": stats.reward_loss, "terminated_loss": stats.terminated_loss, "grad_norm": stats.grad_norm, "lr": lr, "windows_per_s": wps}),
+            )?;
             curve.push((stats.step as f64, mean));
             (win_count, last_log, loss_sum, loss_n) = (0, Instant::now(), 0.0, 0);
         }
         if stats.step % args.val_every == 0 {
             if let Some(v) = trainer.validation_loss()? {
                 bar.println(format!("step {}: validation frame loss {v:.5}", stats.step));
-                log_line(&args.out, serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "val_frame_loss": v}))?;
+                log_line(
+                    &args.out,
+                    serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "val_frame_loss": v}),
+                )?;
                 val_curve.push((stats.step as f64, v as f64));
             }
         }
         if can_rollout && args.rollout_every > 0 && stats.step % args.rollout_every == 0 {
-            let opts = RolloutEvalOptions { episodes: 16, ..RolloutEvalOptions::default() };
-            let report = trainer.with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??.report;
+            let opts = RolloutEvalOptions {
+                episodes: 16,
+                ..RolloutEvalOptions::default()
+            };
+            let report = trainer
+                .with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??
+                .report;
             bar.println(summary_line(stats.step, &report));
-            log_line(&args.out, serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "rollout": report}))?;
+            log_line(
+                &args.out,
+                serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "rollout": report}),
+            )?;
         }
         if stats.step % args.save_every == 0 {
-            let extra = serde_json::json!({"elapsed_s": elapsed_before + start.elapsed().as_secs_f64()});
+            let extra =
+                serde_json::json!({"elapsed_s": elapsed_before + start.elapsed().as_secs_f64()});
             trainer.save(&ckpt_dir, &hash, extra)?;
         }
     }
@@ -279,7 +362,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let val_loss = trainer.validation_loss()?;
     if let Some(v) = val_loss {
         val_curve.push((trainer.step() as f64, v as f64));
-        log_line(&args.out, serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "val_frame_loss": v}))?;
+        log_line(
+            &args.out,
+            serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "val_frame_loss": v}),
+        )?;
     }
     let run_s = start.elapsed().as_secs_f64();
     println!(
@@ -290,34 +376,97 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ckpt_dir.display()
     );
     if can_rollout {
-        let opts = RolloutEvalOptions { episodes: args.rollout_episodes, ..RolloutEvalOptions::default() };
-        let result = trainer.with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??;
+        let opts = RolloutEvalOptions {
+            episodes: args.rollout_episodes,
+            ..RolloutEvalOptions::default()
+        };
+        let result = trainer
+            .with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??;
         let report = &result.report;
-        log_line(&args.out, serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "rollout": report}))?;
+        log_line(
+            &args.out,
+            serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "rollout": report}),
+        )?;
         report.write_json(&args.out.join("rollout.json"))?;
         report.write_markdown(&args.out.join("rollout.md"))?;
         println!("{}", report.to_markdown());
         let series = report.series(|h| h.centroid_error_64.as_ref().map(|s| s.mean));
-        plots::line_plot(&args.out.join("rollout_error.png"), "held-out centroid error", "horizon (steps)", "error (64-px units)", &series, true)?;
-        write_strip(&args.out.join("rollout_strip.png"), &result, &val, spec.height, spec.width, cfg.context_frames)?;
+        plots::line_plot(
+            &args.out.join("rollout_error.png"),
+            "held-out centroid error",
+            "horizon (steps)",
+            "error (64-px units)",
+            &series,
+            true,
+        )?;
+        write_strip(
+            &args.out.join("rollout_strip.png"),
+            &result,
+            &val,
+            spec.height,
+            spec.width,
+            cfg.context_frames,
+        )?;
     }
     let mut series = vec![("train loss".to_string(), curve)];
     if !val_curve.is_empty() {
         series.push(("validation frame loss".to_string(), val_curve));
     }
-    plots::line_plot(&args.out.join("loss.png"), "training loss", "step", "loss", &series, false)?;
+    plots::line_plot(
+        &args.out.join("loss.png"),
+        "training loss",
+        "step",
+        "loss",
+        &series,
+        false,
+    )?;
     Ok(())
 }
 
 /// True vs dreamed frames of the first two dreamed episodes at horizons 1, 2, 4, ... 32.
-fn write_strip(path: &Path, result: &RolloutResult, val: &WindowSource, h: usize, w: usize, context: usize) -> anyhow::Result<()> {
+fn write_strip(
+    path: &Path,
+    result: &RolloutResult,
+    val: &WindowSource,
+    h: usize,
+    w: usize,
+    context: usize,
+) -> anyhow::Result<()> {
     let fb = h * w * 3;
-    let steps: Vec<usize> = [1usize, 2, 4, 8, 16, 32].into_iter().filter(|&k| result.predicted.first().map_or(false, |p| p.len() >= k * fb)).collect();
+    let steps: Vec<usize> = [1usize, 2, 4, 8, 16, 32]
+        .into_iter()
+        .filter(|&k| {
+            result
+                .predicted
+                .first()
+                .map_or(false, |p| p.len() >= k * fb)
+        })
+        .collect();
     let mut rows = Vec::new();
-    for (n, (&e, pred)) in result.episodes.iter().zip(&result.predicted).take(2).enumerate() {
-        let Some(truth) = val.episodes()[e].frames.as_ref() else { continue };
-        rows.push((format!("true {n}"), steps.iter().map(|&k| truth[(context + k - 1) * fb..(context + k) * fb].to_vec()).collect::<Vec<_>>()));
-        rows.push((format!("dream {n}"), steps.iter().map(|&k| pred[(k - 1) * fb..k * fb].to_vec()).collect::<Vec<_>>()));
+    for (n, (&e, pred)) in result
+        .episodes
+        .iter()
+        .zip(&result.predicted)
+        .take(2)
+        .enumerate()
+    {
+        let Some(truth) = val.episodes()[e].frames.as_ref() else {
+            continue;
+        };
+        rows.push((
+            format!("true {n}"),
+            steps
+                .iter()
+                .map(|&k| truth[(context + k - 1) * fb..(context + k) * fb].to_vec())
+                .collect::<Vec<_>>(),
+        ));
+        rows.push((
+            format!("dream {n}"),
+            steps
+                .iter()
+                .map(|&k| pred[(k - 1) * fb..k * fb].to_vec())
+                .collect::<Vec<_>>(),
+        ));
     }
     let labels: Vec<String> = steps.iter().map(|k| format!("h{k}")).collect();
     plots::frame_strip(path, &rows, h, w, 3, &labels)?;
@@ -333,8 +482,13 @@ fn summary_line(step: u64, report: &EvalReport) -> String {
             .iter()
             .filter(|h| [1, 8, 32].contains(&h.horizon))
             .map(|h| {
-                let e = h.centroid_error_64.as_ref().map_or("-".into(), |s| format!("{:.2}", s.mean));
-                let k = h.kept_share.map_or("-".into(), |k| format!("{:.0}%", k * 100.0));
+                let e = h
+                    .centroid_error_64
+                    .as_ref()
+                    .map_or("-".into(), |s| format!("{:.2}", s.mean));
+                let k = h
+                    .kept_share
+                    .map_or("-".into(), |k| format!("{:.0}%", k * 100.0));
                 format!("h{} {e} ({k})", h.horizon)
             })
             .collect();

@@ -70,7 +70,8 @@ fn ppo_config(args: &Args, target: &EnvTarget) -> anyhow::Result<PpoConfig> {
         (ObsKind::State, Space::Discrete(_)) => PpoConfig::default(),
     };
     if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut base = serde_json::to_value(&config)?;
         let overrides: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
@@ -78,7 +79,8 @@ fn ppo_config(args: &Args, target: &EnvTarget) -> anyhow::Result<PpoConfig> {
             bail!("{} must hold a JSON object of PPO settings", path.display());
         };
         b.extend(o.clone());
-        config = serde_json::from_value(base).with_context(|| format!("settings in {}", path.display()))?;
+        config = serde_json::from_value(base)
+            .with_context(|| format!("settings in {}", path.display()))?;
     }
     config.total_steps = args.steps;
     config.num_envs = args.num_envs;
@@ -106,14 +108,25 @@ impl Metrics {
 }
 
 /// Deterministic evaluation of the checkpoint in `dir` on `target`.
-fn eval_checkpoint(dir: &Path, target: &EnvTarget, episodes: usize) -> anyhow::Result<somnium_agents::EvalSummary> {
+fn eval_checkpoint(
+    dir: &Path,
+    target: &EnvTarget,
+    episodes: usize,
+) -> anyhow::Result<somnium_agents::EvalSummary> {
     let (agent, _) = PpoAgent::load(dir, &Device::Cpu)?;
     let size = match agent.obs.kind {
         ObsKind::State => 1,
         ObsKind::Frames => agent.obs.size,
     };
     let mut policy = PpoPolicy::new(agent, true, 0);
-    Ok(evaluate(&mut policy, target, size, episodes, 1_000_000, episodes.min(8))?)
+    Ok(evaluate(
+        &mut policy,
+        target,
+        size,
+        episodes,
+        1_000_000,
+        episodes.min(8),
+    )?)
 }
 
 /// Run `somnium train-agent`.
@@ -128,8 +141,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     eval_target.make_physics(1)?;
     let config = ppo_config(&args, &target)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    std::fs::write(args.out.join("ppo_config.json"), serde_json::to_string_pretty(&config)?)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::write(
+        args.out.join("ppo_config.json"),
+        serde_json::to_string_pretty(&config)?,
+    )?;
     let mut metrics = Metrics(
         std::fs::File::create(args.out.join("metrics.jsonl")).context("creating metrics.jsonl")?,
     );
@@ -142,9 +159,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         config.num_minibatches,
         config.update_epochs
     );
-    let bar = ProgressBar::new(config.num_updates() as u64 * config.batch_size() as u64).with_style(
-        ProgressStyle::with_template("{elapsed_precise} {bar:30} {pos}/{len} steps {msg}")?,
-    );
+    let bar = ProgressBar::new(config.num_updates() as u64 * config.batch_size() as u64)
+        .with_style(ProgressStyle::with_template(
+            "{elapsed_precise} {bar:30} {pos}/{len} steps {msg}",
+        )?);
     let start = Instant::now();
     let mut train_curve: Vec<(f64, f64)> = Vec::new();
     let mut eval_curve: Vec<(f64, f64)> = Vec::new();
@@ -154,8 +172,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     while !trainer.is_done() {
         let stats = trainer.train_update()?;
         let eps = trainer.episodes();
-        recent = eps.iter().rev().take(20).map(|e| e.episode_return).collect();
-        let rolling = (!recent.is_empty()).then(|| recent.iter().sum::<f32>() / recent.len() as f32);
+        recent = eps
+            .iter()
+            .rev()
+            .take(20)
+            .map(|e| e.episode_return)
+            .collect();
+        let rolling =
+            (!recent.is_empty()).then(|| recent.iter().sum::<f32>() / recent.len() as f32);
         if let Some(r) = rolling {
             train_curve.push((stats.global_step as f64, r as f64));
         }

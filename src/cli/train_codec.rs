@@ -44,18 +44,27 @@ pub struct Args {
 
 /// PSNR in dB between two u8 buffers.
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse = a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>() / a.len().max(1) as f64;
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum::<f64>()
+        / a.len().max(1) as f64;
     10.0 * (255.0f64 * 255.0 / mse.max(1e-10)).log10()
 }
 
 /// Run `somnium train-codec`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = Device::Cpu;
-    let reader = DatasetReader::open(&args.data).with_context(|| format!("opening dataset {}", args.data.display()))?;
+    let reader = DatasetReader::open(&args.data)
+        .with_context(|| format!("opening dataset {}", args.data.display()))?;
     let (h, w) = (reader.spec().height, reader.spec().width);
     let total = reader.len();
     if total < 2 {
-        bail!("{} holds {total} episodes; need at least 2", args.data.display());
+        bail!(
+            "{} holds {total} episodes; need at least 2",
+            args.data.display()
+        );
     }
     let n_val = args.val_episodes.clamp(1, total / 2);
     let n_train = args.episodes.min(total - n_val);
@@ -68,11 +77,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         val.extend(reader.load_episode(i)?.frames);
     }
     let n_frames = train.len() / frame_bytes;
-    println!("codec: {n_frames} training frames from {n_train} episodes, {} held-out frames", val.len() / frame_bytes);
+    println!(
+        "codec: {n_frames} training frames from {n_train} episodes, {} held-out frames",
+        val.len() / frame_bytes
+    );
     let ae = ConvAutoencoder::new((h, w), args.channels, args.seed, &device)?;
-    let mut opt = AdamW::new(ae.vars(), AdamWParams { lr: args.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 })?;
+    let mut opt = AdamW::new(
+        ae.vars(),
+        AdamWParams {
+            lr: args.lr,
+            beta1: 0.9,
+            beta2: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        },
+    )?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let bar = ProgressBar::new(args.steps).with_style(ProgressStyle::with_template("{elapsed_precise} {bar:30} {pos}/{len} {msg}")?);
+    let bar = ProgressBar::new(args.steps).with_style(ProgressStyle::with_template(
+        "{elapsed_precise} {bar:30} {pos}/{len} {msg}",
+    )?);
     let start = Instant::now();
     for step in 0..args.steps {
         let mut batch = Vec::with_capacity(args.batch * frame_bytes);
@@ -83,7 +106,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let frames = Tensor::from_vec(batch, (1, args.batch, h, w, 3), &device)?;
         let loss = ae.reconstruction_loss(&frames)?;
         let grads = loss.backward()?;
-        let lr = lr_at(step, LrSchedule { base: args.lr, warmup: 100, total: args.steps, min: 0.0 });
+        let lr = lr_at(
+            step,
+            LrSchedule {
+                base: args.lr,
+                warmup: 100,
+                total: args.steps,
+                min: 0.0,
+            },
+        );
         opt.step(&grads, lr)?;
         bar.inc(1);
         if step % 20 == 0 {
@@ -98,12 +129,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         recon.extend(out.flatten_all()?.to_dtype(DType::U8)?.to_vec1::<u8>()?);
     }
     let score = psnr(&recon, &val);
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     ae.save(&args.out.join("codec.safetensors"))?;
     let report = serde_json::json!({"channels": args.channels, "frame_size": [h, w], "steps": args.steps, "held_out_psnr_db": score, "minutes": start.elapsed().as_secs_f64() / 60.0});
     let tmp = args.out.join("codec.json.tmp");
     std::fs::write(&tmp, serde_json::to_string_pretty(&report)?)?;
     std::fs::rename(&tmp, args.out.join("codec.json"))?;
-    println!("codec: held-out PSNR {score:.2} dB after {} steps in {:.1} min -> {}", args.steps, start.elapsed().as_secs_f64() / 60.0, args.out.display());
+    println!(
+        "codec: held-out PSNR {score:.2} dB after {} steps in {:.1} min -> {}",
+        args.steps,
+        start.elapsed().as_secs_f64() / 60.0,
+        args.out.display()
+    );
     Ok(())
 }

@@ -195,7 +195,11 @@ pub fn fit_viewport(
             physical_size: size,
             ..default()
         };
-        if camera.viewport.as_ref() != Some(&viewport) {
+        let unchanged = camera.viewport.as_ref().is_some_and(|v| {
+            v.physical_position == viewport.physical_position
+                && v.physical_size == viewport.physical_size
+        });
+        if !unchanged {
             camera.viewport = Some(viewport);
         }
     }

@@ -194,7 +194,9 @@ impl ModelConfig {
     pub fn latent_shape(&self) -> (usize, usize, usize) {
         match self.codec {
             CodecKind::Pixel => (3, self.model_size[0], self.model_size[1]),
-            CodecKind::Autoencoder { channels } => (channels, self.frame_size[0] / 4, self.frame_size[1] / 4),
+            CodecKind::Autoencoder { channels } => {
+                (channels, self.frame_size[0] / 4, self.frame_size[1] / 4)
+            }
         }
     }
 
@@ -233,29 +235,56 @@ impl ModelConfig {
         if c == 0 || h == 0 || w == 0 {
             return bad(format!("latent shape ({c}, {h}, {w}) is empty"));
         }
-        if self.frame_size[0] % self.model_size[0] != 0 || self.frame_size[1] % self.model_size[1] != 0 {
+        if self.frame_size[0] % self.model_size[0] != 0
+            || self.frame_size[1] % self.model_size[1] != 0
+        {
             return bad(format!(
                 "model_size {:?} must divide frame_size {:?}",
                 self.model_size, self.frame_size
             ));
         }
         if self.tubelet[0] != 1 {
-            return bad(format!("tubelet t = {} but the DiT predicts one frame at a time (t must be 1)", self.tubelet[0]));
+            return bad(format!(
+                "tubelet t = {} but the DiT predicts one frame at a time (t must be 1)",
+                self.tubelet[0]
+            ));
         }
-        if self.tubelet[1] == 0 || self.tubelet[2] == 0 || h % self.tubelet[1] != 0 || w % self.tubelet[2] != 0 {
-            return bad(format!("tubelet {:?} must divide the latent frame {h}x{w}", self.tubelet));
+        if self.tubelet[1] == 0
+            || self.tubelet[2] == 0
+            || h % self.tubelet[1] != 0
+            || w % self.tubelet[2] != 0
+        {
+            return bad(format!(
+                "tubelet {:?} must divide the latent frame {h}x{w}",
+                self.tubelet
+            ));
         }
         if self.heads == 0 || self.width % self.heads != 0 {
-            return bad(format!("width {} must be a multiple of heads {}", self.width, self.heads));
+            return bad(format!(
+                "width {} must be a multiple of heads {}",
+                self.width, self.heads
+            ));
         }
         if self.head_dim() % 2 != 0 || self.head_dim() < 8 {
-            return bad(format!("head dim {} must be even and at least 8 (rotary over t, y, x)", self.head_dim()));
+            return bad(format!(
+                "head dim {} must be even and at least 8 (rotary over t, y, x)",
+                self.head_dim()
+            ));
         }
-        if self.depth == 0 || self.mlp_ratio == 0 || self.context_frames == 0 || self.sampling_steps == 0 {
-            return bad("depth, mlp_ratio, context_frames and sampling_steps must be positive".into());
+        if self.depth == 0
+            || self.mlp_ratio == 0
+            || self.context_frames == 0
+            || self.sampling_steps == 0
+        {
+            return bad(
+                "depth, mlp_ratio, context_frames and sampling_steps must be positive".into(),
+            );
         }
         if self.noise_features < 2 || self.noise_features % 2 != 0 {
-            return bad(format!("noise_features {} must be even", self.noise_features));
+            return bad(format!(
+                "noise_features {} must be even",
+                self.noise_features
+            ));
         }
         match self.action {
             ActionKind::Continuous { dim: 0 } | ActionKind::Discrete { n: 0 } => {
@@ -264,10 +293,16 @@ impl ModelConfig {
             _ => {}
         }
         if !(0.0..1.0).contains(&self.context_noise_max) {
-            return bad(format!("context_noise_max {} must lie in [0, 1)", self.context_noise_max));
+            return bad(format!(
+                "context_noise_max {} must lie in [0, 1)",
+                self.context_noise_max
+            ));
         }
         if !(self.foreground_weight >= 1.0) {
-            return bad(format!("foreground_weight {} must be at least 1", self.foreground_weight));
+            return bad(format!(
+                "foreground_weight {} must be at least 1",
+                self.foreground_weight
+            ));
         }
         if self.predict_delta && self.target != PredictionTarget::X0 {
             return bad("predict_delta needs target x0".into());
@@ -288,7 +323,11 @@ impl ModelConfig {
             ActionKind::Continuous { dim } => lin(dim, d) + lin(d, d),
             ActionKind::Discrete { n } => n * d,
         };
-        let block = lin(d, 6 * d) + lin(d, 3 * d) + lin(d, d) + lin(d, self.mlp_ratio * d) + lin(self.mlp_ratio * d, d);
+        let block = lin(d, 6 * d)
+            + lin(d, 3 * d)
+            + lin(d, d)
+            + lin(d, self.mlp_ratio * d)
+            + lin(self.mlp_ratio * d, d);
         n + self.depth * block + lin(d, 2 * d) + lin(d, p) + lin(d, 2)
     }
 
@@ -314,7 +353,8 @@ mod tests {
         for name in ["tiny", "small", "base"] {
             let c = ModelConfig::preset(name).unwrap();
             c.validate().unwrap();
-            let back: ModelConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+            let back: ModelConfig =
+                serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
             assert_eq!(back, c);
         }
         assert!(ModelConfig::preset("huge").is_err());
@@ -338,10 +378,16 @@ mod tests {
 
     #[test]
     fn validate_names_the_bad_field() {
-        let c = ModelConfig { heads: 3, ..ModelConfig::tiny() };
+        let c = ModelConfig {
+            heads: 3,
+            ..ModelConfig::tiny()
+        };
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("heads"), "{e}");
-        let c = ModelConfig { tubelet: [2, 4, 4], ..ModelConfig::tiny() };
+        let c = ModelConfig {
+            tubelet: [2, 4, 4],
+            ..ModelConfig::tiny()
+        };
         assert!(c.validate().unwrap_err().to_string().contains("tubelet"));
     }
 }

@@ -44,7 +44,11 @@ pub enum ModelError {
 pub type ModelResult<T> = std::result::Result<T, ModelError>;
 
 /// Builds a [`ModelError::Shape`] from the expected and actual dims.
-pub(crate) fn shape_error(what: &'static str, expected: impl std::fmt::Debug, got: &[usize]) -> ModelError {
+pub(crate) fn shape_error(
+    what: &'static str,
+    expected: impl std::fmt::Debug,
+    got: &[usize],
+) -> ModelError {
     ModelError::Shape {
         what,
         expected: format!("{expected:?}"),

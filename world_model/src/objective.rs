@@ -49,7 +49,12 @@ pub fn sample_target_level(dist: NoiseDistribution, rng: &mut ChaCha8Rng) -> f64
 }
 
 /// Draws the noise for `batch` windows from `rng` (the same rng state gives the same draw).
-pub fn draw_noise(cfg: &ModelConfig, batch: usize, rng: &mut ChaCha8Rng, device: &Device) -> ModelResult<NoiseDraw> {
+pub fn draw_noise(
+    cfg: &ModelConfig,
+    batch: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> ModelResult<NoiseDraw> {
     let f = cfg.window();
     let (c, h, w) = cfg.latent_shape();
     let mut levels = Vec::with_capacity(batch * f);
@@ -76,7 +81,13 @@ pub fn noised(x0: &Tensor, eps: &Tensor, s: &Tensor) -> ModelResult<Tensor> {
 /// The network output for the frame at noise `s` turned into an estimate of the
 /// clean frame. `out`, `x_s`: `[B, C, h, w]`, `s`: `[B]`, `last_context`: the
 /// (noised) context frame before it `[B, C, h, w]`, used when predicting a delta.
-pub fn clean_estimate(cfg: &ModelConfig, out: &Tensor, x_s: &Tensor, s: &Tensor, last_context: &Tensor) -> ModelResult<Tensor> {
+pub fn clean_estimate(
+    cfg: &ModelConfig,
+    out: &Tensor,
+    x_s: &Tensor,
+    s: &Tensor,
+    last_context: &Tensor,
+) -> ModelResult<Tensor> {
     Ok(match cfg.target {
         PredictionTarget::X0 if cfg.predict_delta => (out + last_context)?,
         PredictionTarget::X0 => out.clone(),
@@ -90,10 +101,17 @@ pub fn clean_estimate(cfg: &ModelConfig, out: &Tensor, x_s: &Tensor, s: &Tensor,
 /// Per-pixel loss weights `[B, 1, h, w]`: `foreground_weight` where a frame
 /// (chosen by `foreground_from`) is off the `background` latent `[C, h, w]` by
 /// more than `foreground_threshold` in some channel, 1 elsewhere.
-pub fn foreground_weights(cfg: &ModelConfig, target: &Tensor, last_context: &Tensor, background: &Tensor) -> ModelResult<Tensor> {
+pub fn foreground_weights(
+    cfg: &ModelConfig,
+    target: &Tensor,
+    last_context: &Tensor,
+    background: &Tensor,
+) -> ModelResult<Tensor> {
     let mask = |x: &Tensor| -> ModelResult<Tensor> {
         let off = x.broadcast_sub(background)?.abs()?.max_keepdim(1)?;
-        Ok(off.gt(cfg.foreground_threshold)?.to_dtype(candle_core::DType::F32)?)
+        Ok(off
+            .gt(cfg.foreground_threshold)?
+            .to_dtype(candle_core::DType::F32)?)
     };
     let fg = match cfg.foreground_from {
         ForegroundFrom::Target => mask(target)?,
@@ -117,7 +135,12 @@ fn softplus(z: &Tensor) -> ModelResult<Tensor> {
 }
 
 /// The training loss of `model` on `batch` with `noise`; `background` `[C, h, w]`.
-pub fn loss(model: &DiT, batch: &Batch, noise: &NoiseDraw, background: &Tensor) -> ModelResult<LossParts> {
+pub fn loss(
+    model: &DiT,
+    batch: &Batch,
+    noise: &NoiseDraw,
+    background: &Tensor,
+) -> ModelResult<LossParts> {
     let cfg = model.config();
     let w = cfg.context_frames;
     let x0 = &batch.latents;
@@ -147,7 +170,12 @@ pub fn loss(model: &DiT, batch: &Batch, noise: &NoiseDraw, background: &Tensor) 
     let z = out.terminated_logit.narrow(1, w, 1)?.squeeze(1)?;
     let terminated = (softplus(&z)? - (&batch.terminated * &z)?)?.mean(D::Minus1)?;
     let total = (&frame + ((&reward + &terminated)? * cfg.reward_loss_weight)?)?;
-    Ok(LossParts { total, frame, reward, terminated })
+    Ok(LossParts {
+        total,
+        frame,
+        reward,
+        terminated,
+    })
 }
 
 #[cfg(test)]
@@ -174,7 +202,9 @@ mod tests {
         let la: Vec<Vec<f32>> = a.levels.to_vec2().unwrap();
         assert_eq!(la, b.levels.to_vec2::<f32>().unwrap());
         for row in &la {
-            assert!(row[..cfg.context_frames].iter().all(|&s| (0.0..=0.1).contains(&s)));
+            assert!(row[..cfg.context_frames]
+                .iter()
+                .all(|&s| (0.0..=0.1).contains(&s)));
         }
     }
 

@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
+use crate::dit::dense::Dense;
 use crate::model_error::{ModelError, ModelResult};
 
 /// How a parameter starts.
@@ -49,16 +50,21 @@ impl ParamStore {
     /// Creates the parameter `name` of `shape`; returns its tensor (tracked by autograd).
     pub fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> ModelResult<Tensor> {
         if self.vars.contains_key(name) {
-            return Err(ModelError::InvalidConfig(format!("parameter {name} defined twice")));
+            return Err(ModelError::InvalidConfig(format!(
+                "parameter {name} defined twice"
+            )));
         }
         let n: usize = shape.iter().product();
         let values: Vec<f32> = match init {
             Init::Zeros => vec![0.0; n],
             Init::Normal(std) => {
-                let dist = Normal::new(0.0, std).map_err(|e| ModelError::InvalidConfig(e.to_string()))?;
+                let dist =
+                    Normal::new(0.0, std).map_err(|e| ModelError::InvalidConfig(e.to_string()))?;
                 (0..n).map(|_| dist.sample(&mut self.rng) as f32).collect()
             }
-            Init::Uniform(bound) => (0..n).map(|_| self.rng.random_range(-bound..=bound) as f32).collect(),
+            Init::Uniform(bound) => (0..n)
+                .map(|_| self.rng.random_range(-bound..=bound) as f32)
+                .collect(),
         };
         let var = Var::from_tensor(&Tensor::from_vec(values, shape, &self.device)?)?;
         let t = var.as_tensor().clone();
@@ -67,17 +73,40 @@ impl ParamStore {
     }
 
     /// A linear layer `in -> out` with PyTorch's default initialisation, or zeros.
-    pub fn linear(&mut self, name: &str, inp: usize, out: usize, zero: bool) -> ModelResult<candle_nn::Linear> {
+    pub fn linear(
+        &mut self,
+        name: &str,
+        inp: usize,
+        out: usize,
+        zero: bool,
+    ) -> ModelResult<candle_nn::Linear> {
         let bound = 1.0 / (inp as f64).sqrt();
-        let init = if zero { Init::Zeros } else { Init::Uniform(bound) };
+        let init = if zero {
+            Init::Zeros
+        } else {
+            Init::Uniform(bound)
+        };
         let w = self.tensor(&format!("{name}.weight"), &[out, inp], init)?;
         let b = self.tensor(&format!("{name}.bias"), &[out], init)?;
         Ok(candle_nn::Linear::new(w, Some(b)))
     }
 
+    /// Like [`ParamStore::linear`], as a [`Dense`] (cheap bias gradient at large batch).
+    pub fn dense(&mut self, name: &str, inp: usize, out: usize, zero: bool) -> ModelResult<Dense> {
+        let l = self.linear(name, inp, out, zero)?;
+        let bias = l
+            .bias()
+            .cloned()
+            .ok_or_else(|| ModelError::InvalidConfig(format!("{name} has no bias")))?;
+        Ok(Dense::new(l.weight().clone(), bias))
+    }
+
     /// All parameters, sorted by name.
     pub fn vars(&self) -> Vec<(String, Var)> {
-        self.vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect()
+        self.vars
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect()
     }
 
     /// Number of trainable scalars.

@@ -15,7 +15,11 @@ pub fn patchify(x: &Tensor, tubelet: [usize; 3]) -> ModelResult<Tensor> {
     let (b, t, c, h, w) = x.dims5()?;
     let [pt, ph, pw] = tubelet;
     if pt == 0 || ph == 0 || pw == 0 || t % pt != 0 || h % ph != 0 || w % pw != 0 {
-        return Err(shape_error("patchify input (divisible by the tubelet)", tubelet, x.dims()));
+        return Err(shape_error(
+            "patchify input (divisible by the tubelet)",
+            tubelet,
+            x.dims(),
+        ));
     }
     let (gt, gy, gx) = (t / pt, h / ph, w / pw);
     // [B, gt, pt, C, gy, ph, gx, pw] -> [B, gt, gy, gx, C, pt, ph, pw]
@@ -36,7 +40,11 @@ pub fn unpatchify(
     let (b, gt, n, p) = tokens.dims4()?;
     let [pt, ph, pw] = tubelet;
     let ok = pt > 0 && ph > 0 && pw > 0 && height % ph == 0 && width % pw == 0;
-    let (gy, gx) = if ok { (height / ph, width / pw) } else { (0, 0) };
+    let (gy, gx) = if ok {
+        (height / ph, width / pw)
+    } else {
+        (0, 0)
+    };
     if !ok || n != gy * gx || p != channels * pt * ph * pw {
         return Err(shape_error(
             "unpatchify tokens",
@@ -57,7 +65,10 @@ mod tests {
 
     fn video(b: usize, t: usize, c: usize, h: usize, w: usize) -> Tensor {
         let n = b * t * c * h * w;
-        Tensor::arange(0f32, n as f32, &Device::Cpu).unwrap().reshape((b, t, c, h, w)).unwrap()
+        Tensor::arange(0f32, n as f32, &Device::Cpu)
+            .unwrap()
+            .reshape((b, t, c, h, w))
+            .unwrap()
     }
 
     #[test]
@@ -66,9 +77,24 @@ mod tests {
             let x = video(2, 4, 3, 8, 16);
             let tok = patchify(&x, tubelet).unwrap();
             let vol = tubelet.iter().product::<usize>();
-            assert_eq!(tok.dims(), &[2, 4 / tubelet[0], (8 / tubelet[1]) * (16 / tubelet[2]), 3 * vol]);
+            assert_eq!(
+                tok.dims(),
+                &[
+                    2,
+                    4 / tubelet[0],
+                    (8 / tubelet[1]) * (16 / tubelet[2]),
+                    3 * vol
+                ]
+            );
             let back = unpatchify(&tok, tubelet, 3, 8, 16).unwrap();
-            let diff = (back - &x).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            let diff = (back - &x)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
             assert_eq!(diff, 0.0, "tubelet {tubelet:?}");
         }
     }

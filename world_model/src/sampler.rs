@@ -31,7 +31,11 @@ pub struct SampleOptions {
 
 impl Default for SampleOptions {
     fn default() -> Self {
-        Self { steps: 4, context_noise: 0.0, use_cache: true }
+        Self {
+            steps: 4,
+            context_noise: 0.0,
+            use_cache: true,
+        }
     }
 }
 
@@ -45,7 +49,11 @@ pub struct DreamStep {
     pub terminated_prob: Tensor,
 }
 
-fn gaussian(shape: &[usize], rng: &mut ChaCha8Rng, device: &candle_core::Device) -> ModelResult<Tensor> {
+fn gaussian(
+    shape: &[usize],
+    rng: &mut ChaCha8Rng,
+    device: &candle_core::Device,
+) -> ModelResult<Tensor> {
     let n: usize = shape.iter().product();
     let v: Vec<f32> = (0..n).map(|_| StandardNormal.sample(rng)).collect();
     Ok(Tensor::from_vec(v, shape, device)?)
@@ -55,11 +63,18 @@ fn gaussian(shape: &[usize], rng: &mut ChaCha8Rng, device: &candle_core::Device)
 pub fn check_actions(kind: &ActionKind, actions: &Tensor) -> ModelResult<()> {
     let v: Vec<f32> = actions.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
     if let Some(bad) = v.iter().find(|a| !a.is_finite()) {
-        return Err(ModelError::InvalidAction(format!("action value {bad} is not finite")));
+        return Err(ModelError::InvalidAction(format!(
+            "action value {bad} is not finite"
+        )));
     }
     if let ActionKind::Discrete { n } = kind {
-        if let Some(bad) = v.iter().find(|&&a| a < 0.0 || a >= *n as f32 || a.fract() != 0.0) {
-            return Err(ModelError::InvalidAction(format!("discrete action {bad} is not an index below {n}")));
+        if let Some(bad) = v
+            .iter()
+            .find(|&&a| a < 0.0 || a >= *n as f32 || a.fract() != 0.0)
+        {
+            return Err(ModelError::InvalidAction(format!(
+                "discrete action {bad} is not an index below {n}"
+            )));
         }
     }
     Ok(())
@@ -68,7 +83,13 @@ pub fn check_actions(kind: &ActionKind, actions: &Tensor) -> ModelResult<()> {
 /// Dreams the frame after `context` `[B, W, C, h, w]` given `actions` `[B, W+1, A]`
 /// (the action before each window frame; the last one produces the new frame,
 /// position 0 is ignored). Draws the starting noise from `rng`.
-pub fn dream_step(model: &DiT, context: &Tensor, actions: &Tensor, rng: &mut ChaCha8Rng, opts: &SampleOptions) -> ModelResult<DreamStep> {
+pub fn dream_step(
+    model: &DiT,
+    context: &Tensor,
+    actions: &Tensor,
+    rng: &mut ChaCha8Rng,
+    opts: &SampleOptions,
+) -> ModelResult<DreamStep> {
     let cfg = model.config();
     let (c, h, w) = cfg.latent_shape();
     let b = context.dim(0)?;
@@ -80,32 +101,59 @@ pub fn dream_step(model: &DiT, context: &Tensor, actions: &Tensor, rng: &mut Cha
 /// context's augmentation noise, then the new frame's starting noise). Lets a
 /// caller give each environment of a batch its own noise stream, so a batched
 /// dream samples what one environment alone would.
-pub fn dream_step_with_noise(model: &DiT, context: &Tensor, actions: &Tensor, noise: &Tensor, opts: &SampleOptions) -> ModelResult<DreamStep> {
+pub fn dream_step_with_noise(
+    model: &DiT,
+    context: &Tensor,
+    actions: &Tensor,
+    noise: &Tensor,
+    opts: &SampleOptions,
+) -> ModelResult<DreamStep> {
     let cfg = model.config();
     let (c, h, w) = cfg.latent_shape();
     let wn = cfg.context_frames;
     let b = context.dim(0)?;
     if noise.dims() != [b, wn + 1, c, h, w] {
-        return Err(shape_error("dream noise", [b, wn + 1, c, h, w], noise.dims()));
+        return Err(shape_error(
+            "dream noise",
+            [b, wn + 1, c, h, w],
+            noise.dims(),
+        ));
     }
     if context.dims() != [b, wn, c, h, w] {
-        return Err(shape_error("dream context", [b, wn, c, h, w], context.dims()));
+        return Err(shape_error(
+            "dream context",
+            [b, wn, c, h, w],
+            context.dims(),
+        ));
     }
     if actions.dims() != [b, wn + 1, cfg.action.width()] {
-        return Err(shape_error("dream actions", [b, wn + 1, cfg.action.width()], actions.dims()));
+        return Err(shape_error(
+            "dream actions",
+            [b, wn + 1, cfg.action.width()],
+            actions.dims(),
+        ));
     }
     check_actions(&cfg.action, &actions.narrow(1, 1, wn)?)?;
     if opts.steps == 0 || !(0.0..1.0).contains(&opts.context_noise) {
-        return Err(ModelError::InvalidConfig(format!("sampling steps {} / context noise {}", opts.steps, opts.context_noise)));
+        return Err(ModelError::InvalidConfig(format!(
+            "sampling steps {} / context noise {}",
+            opts.steps, opts.context_noise
+        )));
     }
     let dev = context.device();
     let cs = opts.context_noise;
-    let ctx = if cs > 0.0 { ((context * (1.0 - cs))? + (noise.narrow(1, 0, wn)? * cs)?)? } else { context.clone() };
+    let ctx = if cs > 0.0 {
+        ((context * (1.0 - cs))? + (noise.narrow(1, 0, wn)? * cs)?)?
+    } else {
+        context.clone()
+    };
     let s_ctx = Tensor::full(cs as f32, (b, wn), dev)?;
     let last_ctx = ctx.narrow(1, wn - 1, 1)?.squeeze(1)?;
     let new_action = actions.narrow(1, wn, 1)?;
     let cache = if opts.use_cache {
-        model.forward(&ctx, &s_ctx, &actions.narrow(1, 0, wn)?, None, true)?.cache
+        model
+            .forward(&ctx, &s_ctx, &actions.narrow(1, 0, wn)?, None, true)?
+            .cache
     } else {
         None
     };
@@ -129,12 +177,15 @@ pub fn dream_step_with_noise(model: &DiT, context: &Tensor, actions: &Tensor, no
         let x0 = clean_estimate(cfg, &pred, &x, &sv.squeeze(1)?, &last_ctx)?;
         x = (&x0 + ((&x - &x0)? * (s_next / s))?)?;
         reward = Some(out.reward.narrow(1, last, 1)?.squeeze(1)?);
-        term = Some(candle_nn::ops::sigmoid(&out.terminated_logit.narrow(1, last, 1)?.squeeze(1)?)?);
+        term = Some(candle_nn::ops::sigmoid(
+            &out.terminated_logit.narrow(1, last, 1)?.squeeze(1)?,
+        )?);
     }
     Ok(DreamStep {
         next: x,
         reward: reward.ok_or_else(|| ModelError::InvalidConfig("no sampling steps".into()))?,
-        terminated_prob: term.ok_or_else(|| ModelError::InvalidConfig("no sampling steps".into()))?,
+        terminated_prob: term
+            .ok_or_else(|| ModelError::InvalidConfig("no sampling steps".into()))?,
     })
 }
 
@@ -148,17 +199,29 @@ fn window_actions(recent: &Tensor) -> ModelResult<Tensor> {
 /// Autoregressive dream. `context` `[B, W, C, h, w]` true first frames; `actions`
 /// `[B, W-1+H, A]` where `actions[:, j]` acts between frame `j` and `j+1`.
 /// Returns the `H` dreamed frames `[B, H, C, h, w]`.
-pub fn rollout(model: &DiT, context: &Tensor, actions: &Tensor, rng: &mut ChaCha8Rng, opts: &SampleOptions) -> ModelResult<Tensor> {
+pub fn rollout(
+    model: &DiT,
+    context: &Tensor,
+    actions: &Tensor,
+    rng: &mut ChaCha8Rng,
+    opts: &SampleOptions,
+) -> ModelResult<Tensor> {
     let wn = model.config().context_frames;
     let total = actions.dim(1)?;
     if total < wn {
-        return Err(shape_error("rollout actions (at least W)", [wn], actions.dims()));
+        return Err(shape_error(
+            "rollout actions (at least W)",
+            [wn],
+            actions.dims(),
+        ));
     }
     let mut window = context.clone();
     let mut out = Vec::with_capacity(total + 1 - wn);
     for j in 0..=(total - wn) {
         let a = window_actions(&actions.narrow(1, j, wn)?)?;
-        let next = dream_step(model, &window, &a, rng, opts)?.next.unsqueeze(1)?;
+        let next = dream_step(model, &window, &a, rng, opts)?
+            .next
+            .unsqueeze(1)?;
         window = Tensor::cat(&[&window.narrow(1, 1, wn - 1)?, &next], 1)?;
         out.push(next);
     }
@@ -207,15 +270,30 @@ impl Dreamer {
         let context = codec.encode(frames)?;
         let b = context.dim(0)?;
         if context.dim(1)? != cfg.context_frames {
-            return Err(shape_error("dreamer start frames (W)", [cfg.context_frames], frames.dims()));
+            return Err(shape_error(
+                "dreamer start frames (W)",
+                [cfg.context_frames],
+                frames.dims(),
+            ));
         }
         let want = [b, cfg.context_frames - 1, cfg.action.width()];
         if past_actions.dims() != want {
-            return Err(shape_error("dreamer past actions", want, past_actions.dims()));
+            return Err(shape_error(
+                "dreamer past actions",
+                want,
+                past_actions.dims(),
+            ));
         }
         check_actions(&cfg.action, past_actions)?;
         let past_actions = past_actions.to_dtype(DType::F32)?;
-        Ok(Self { model, codec, options, rng, context, past_actions })
+        Ok(Self {
+            model,
+            codec,
+            options,
+            rng,
+            context,
+            past_actions,
+        })
     }
 
     /// Number of environments.
@@ -236,9 +314,18 @@ impl Dreamer {
             return Err(shape_error("dreamer step actions", want, a.dims()));
         }
         let recent = Tensor::cat(&[&self.past_actions, &a.unsqueeze(1)?], 1)?;
-        let out = dream_step(&self.model, &self.context, &window_actions(&recent)?, &mut self.rng, &self.options)?;
+        let out = dream_step(
+            &self.model,
+            &self.context,
+            &window_actions(&recent)?,
+            &mut self.rng,
+            &self.options,
+        )?;
         let wn = self.context.dim(1)?;
-        self.context = Tensor::cat(&[&self.context.narrow(1, 1, wn - 1)?, &out.next.unsqueeze(1)?], 1)?;
+        self.context = Tensor::cat(
+            &[&self.context.narrow(1, 1, wn - 1)?, &out.next.unsqueeze(1)?],
+            1,
+        )?;
         self.past_actions = recent.narrow(1, 1, wn - 1)?;
         let frames = self.codec.decode(&out.next.unsqueeze(1)?)?.squeeze(1)?;
         Ok(DreamFrames {

@@ -44,7 +44,9 @@ pub fn ppo_loss(
     let ratio = log_ratio.exp()?;
     let (approx_kl, clip_frac) = {
         let r = ratio.detach();
-        let kl = ((&r - 1.0)? - log_ratio.detach())?.mean_all()?.to_scalar::<f32>()?;
+        let kl = ((&r - 1.0)? - log_ratio.detach())?
+            .mean_all()?
+            .to_scalar::<f32>()?;
         let clipped = (&r - 1.0)?
             .abs()?
             .gt(c.clip_coef as f64)?
@@ -146,7 +148,20 @@ mod tests {
         let l = ppo_loss(&z, &z, &z, &z, &z, &t(&[1.0, 3.0]), &z, &c).unwrap();
         // normalised advantages: (-1, 1) / sqrt(2); ratio 1: policy = -mean = 0.
         assert!(l.policy.abs() < 1e-6);
-        let l = ppo_loss(&z, &z, &z, &z, &z, &t(&[1.0, 3.0]), &z, &LossCoefs { norm_adv: false, ..c }).unwrap();
+        let l = ppo_loss(
+            &z,
+            &z,
+            &z,
+            &z,
+            &z,
+            &t(&[1.0, 3.0]),
+            &z,
+            &LossCoefs {
+                norm_adv: false,
+                ..c
+            },
+        )
+        .unwrap();
         assert!((l.policy + 2.0).abs() < 1e-6);
     }
 }

@@ -17,7 +17,6 @@ use crate::distributions::{categorical_log_prob_entropy, gaussian_log_prob_entro
 use crate::features::{ObsEncoder, ObsKind, ObsSpec};
 use crate::{AgentError, EnvTarget};
 
-
 /// One finished training episode.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EpisodeRecord {
@@ -97,9 +96,11 @@ impl<E: Env> PpoTrainer<E> {
         let spec = match config.obs {
             ObsKind::State => ObsSpec {
                 kind: ObsKind::State,
-                size: obs_space.state.as_ref().map(Space::flat_dim).ok_or(
-                    AgentError::MissingObservation("state vector"),
-                )?,
+                size: obs_space
+                    .state
+                    .as_ref()
+                    .map(Space::flat_dim)
+                    .ok_or(AgentError::MissingObservation("state vector"))?,
                 stack: 1,
             },
             ObsKind::Frames => ObsSpec {
@@ -109,7 +110,13 @@ impl<E: Env> PpoTrainer<E> {
             },
         };
         let device = Device::Cpu;
-        let agent = PpoAgent::new(spec.clone(), envs.action_space(), config.hidden, config.seed, &device)?;
+        let agent = PpoAgent::new(
+            spec.clone(),
+            envs.action_space(),
+            config.hidden,
+            config.seed,
+            &device,
+        )?;
         let opt = AdamW::new(
             agent.model.vars().to_vec(),
             AdamWParams {
@@ -167,8 +174,7 @@ impl<E: Env> PpoTrainer<E> {
 
     /// Save the agent (see [`PpoAgent::save`]).
     pub fn save(&self, dir: &std::path::Path) -> Result<(), AgentError> {
-        self.agent
-            .save(dir, &self.env_name, self.global_step)
+        self.agent.save(dir, &self.env_name, self.global_step)
     }
 
     /// One rollout of `num_steps` vector steps, then the PPO epochs.

@@ -8,7 +8,7 @@ use somnium_scenarios::{Action, Scenario};
 
 use crate::dream::{warmup_action, DreamModel};
 use crate::lockstep::{clone_scenario, ActionPlan};
-use crate::{DreamEnv, DreamVecEnv, Env, EnvError};
+use crate::{DreamEnv, DreamVecEnv, EnvError};
 
 /// One episode's frame streams, `[T, H, W, 3]` u8 each, the first `W` the context.
 pub struct EpisodeFrames {
@@ -93,7 +93,11 @@ pub fn run_batch(
     let (h, w) = size;
     let envs = seeds
         .iter()
-        .map(|_| Ok(DreamEnv::new(clone_scenario(prototype)?, model.clone())?.with_max_episode_steps(None)))
+        .map(|_| {
+            let mut env = DreamEnv::new(clone_scenario(prototype)?, model.clone())?.with_max_episode_steps(None);
+            env.set_ignore_termination(true);
+            Ok(env)
+        })
         .collect::<Result<Vec<_>, EnvError>>()?;
     let mut dreams = DreamVecEnv::new(envs)?;
     let mut twins = Vec::with_capacity(seeds.len());

@@ -6,7 +6,7 @@
 use somnium_scenarios::ColorTable;
 use somnium_world_model::data::ManifestColor;
 use somnium_world_model::metrics::psnr;
-use somnium_world_model::objects::{ClassifyParams, Extractor, ObjectMeasure};
+use somnium_world_model::objects::{ClassifyParams, Extractor, ObjectMeasure, BACKGROUND, UNCLASSIFIED};
 
 use crate::rollout::StepMetrics;
 use crate::EnvError;
@@ -73,6 +73,18 @@ impl FrameMeter {
     pub fn objects(&self, frame: &[u8]) -> Result<Vec<ObjectMeasure>, EnvError> {
         let all = self.extractor.extract(frame)?;
         Ok(self.tracked.iter().map(|&i| all[i].clone()).collect())
+    }
+
+    /// Share of the pixels of `frame` that show the scene behind the moving
+    /// objects: the background colour or a static object (floor, walls).
+    pub fn background_share(&self, frame: &[u8]) -> Result<f32, EnvError> {
+        let labels = self.extractor.labels(frame)?;
+        let is_static = |l: u16| {
+            l == BACKGROUND
+                || (l != UNCLASSIFIED && !self.tracked.contains(&(l as usize - 1)))
+        };
+        let bg = labels.iter().filter(|&&l| is_static(l)).count();
+        Ok(bg as f32 / labels.len().max(1) as f32)
     }
 
     /// Whether a centroid lies inside the arena (always, where there is none).

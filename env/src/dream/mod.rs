@@ -74,6 +74,8 @@ pub struct DreamEnv {
     state: Option<DreamState>,
     ever_reset: bool,
     last_frame: Option<Frame>,
+    /// Never end an episode on a predicted termination (lockstep runs, benchmarks).
+    ignore_termination: bool,
 }
 
 impl DreamEnv {
@@ -108,6 +110,7 @@ impl DreamEnv {
             state: None,
             ever_reset: false,
             last_frame: None,
+            ignore_termination: false,
         })
     }
 
@@ -125,6 +128,14 @@ impl DreamEnv {
     /// Replaces the time limit in place (`None` for none).
     pub fn set_max_episode_steps(&mut self, limit: Option<u32>) {
         self.max_episode_steps = limit;
+    }
+
+    /// With `true`, a predicted termination no longer ends the episode: steps report
+    /// `terminated = false` and the predicted probability stays in
+    /// `info.extra["terminated_prob"]`. For lockstep runs and benchmarks, where the
+    /// dream must go on as long as physics does.
+    pub fn set_ignore_termination(&mut self, ignore: bool) {
+        self.ignore_termination = ignore;
     }
 
     /// The model.
@@ -175,7 +186,7 @@ impl DreamEnv {
     /// Takes a dreamed step's result: the new state, frame, reward and termination probability.
     pub(crate) fn apply(&mut self, next: DreamState, frame: Frame, reward: f32, terminated_prob: f32) -> Step {
         self.elapsed_steps += 1;
-        let terminated = terminated_prob > 0.5;
+        let terminated = terminated_prob > 0.5 && !self.ignore_termination;
         let truncated = !terminated
             && self
                 .max_episode_steps

@@ -26,10 +26,6 @@ pub enum ServerError {
     },
     #[error("unknown scenario or variant: {0}")]
     UnknownScenario(String),
-    #[error(
-        "dream worlds are not available yet in this build (model '{0}'): use backend 'physics'"
-    )]
-    DreamUnavailable(String),
     #[error("unknown world '{0}'")]
     UnknownWorld(String),
     #[error("too many worlds: the server holds at most {0}; destroy one first")]
@@ -76,7 +72,7 @@ impl ServerError {
                 Code::InvalidArgument
             }
             ActionOutOfRange { .. } => Code::OutOfRange,
-            Unsupported(_) | DreamUnavailable(_) => Code::Unimplemented,
+            Unsupported(_) => Code::Unimplemented,
             UnknownWorld(_) | WorldExpired(_) => Code::NotFound,
             TooManyWorlds(_) => Code::ResourceExhausted,
             WorldBusy(_) | WorldInUse(_) | AlreadyJoined(_) | NotJoined(_) => {
@@ -122,6 +118,10 @@ pub(crate) fn from_make_error(e: EnvError) -> ServerError {
         EnvError::Scenario(
             s @ (ScenarioError::UnknownScenario(_) | ScenarioError::UnknownVariant { .. }),
         ) => ServerError::UnknownScenario(s.to_string()),
+        EnvError::Model(reason) => ServerError::BadSetting {
+            name: "model".into(),
+            reason,
+        },
         EnvError::BadConfig(reason) => ServerError::BadSetting {
             name: "width/height".into(),
             reason,
@@ -146,7 +146,7 @@ mod tests {
             Code::ResourceExhausted
         );
         assert_eq!(
-            ServerError::DreamUnavailable("m".into()).code(),
+            ServerError::Unsupported("x".into()).code(),
             Code::Unimplemented
         );
         let status = ServerError::UnknownObservation {

@@ -5,7 +5,7 @@
 //!
 //! - CreateWorld settings: `scenario` (required, e.g. `push-v0`), `variant`
 //!   (`id`/`ood`), `seed`, `width`, `height`, `backend` (`physics` or `dream`
-//!   with `model`). See [`WorldSettings`].
+//!   with `model`, a checkpoint or run directory). See [`WorldSettings`].
 //! - JoinWorld returns the specs: action uid [`ACTION_UID`] (`action`: float32
 //!   box or int64 index); observations `frame` (uint8 `[H, W, 3]`), `state`,
 //!   `reward`, `discount`, `terminated`, `truncated` (uids in [`world`]).
@@ -43,7 +43,8 @@ pub use world::{
     ACTION_UID, DISCOUNT_UID, FRAME_UID, REWARD_UID, STATE_UID, TERMINATED_UID, TRUNCATED_UID,
 };
 
-use crate::{Env, PhysicsEnv};
+use crate::envspec::{EnvKind, EnvString};
+use crate::Env;
 
 /// The dm_env_rpc messages and the `Environment` service, generated from
 /// `proto/` at build time (`google.rpc.Status` is `tonic_types::Status`).
@@ -80,21 +81,49 @@ impl Default for ServerConfig {
     }
 }
 
-/// Physics worlds from the registered scenarios; dream worlds answer
-/// [`ServerError::DreamUnavailable`] until a DreamEnv exists.
+/// Physics worlds from the registered scenarios, and dream worlds from a
+/// model checkpoint (loaded on the CPU by the world's own thread; each dream
+/// world loads its own copy).
 pub fn default_factory() -> EnvFactory {
-    Arc::new(|settings: &WorldSettings| match &settings.backend {
-        Backend::Physics => {
-            let env = PhysicsEnv::make(
-                &settings.scenario,
-                &settings.variant,
-                settings.width,
-                settings.height,
-            )
-            .map_err(error::from_make_error)?;
-            Ok(Box::new(env) as Box<dyn Env>)
+    Arc::new(|settings: &WorldSettings| {
+        let kind = match &settings.backend {
+            Backend::Physics => EnvKind::Physics,
+            Backend::Dream { model } => EnvKind::Dream {
+                model: model.clone(),
+            },
+        };
+        let spec = EnvString {
+            kind,
+            scenario: settings.scenario.clone(),
+            variant: settings.variant.clone(),
+        };
+        match settings.backend {
+            Backend::Physics => {
+                let size = (settings.height.unwrap_or(64), settings.width.unwrap_or(64));
+                let env = spec
+                    .build_physics(Some(size))
+                    .map_err(error::from_make_error)?;
+                Ok(Box::new(env) as Box<dyn Env>)
+            }
+            Backend::Dream { .. } => {
+                let env = spec
+                    .build_dream(&candle_core::Device::Cpu)
+                    .map_err(error::from_make_error)?;
+                let (height, width) = env.frame_size();
+                for (name, asked, has) in [
+                    ("width", settings.width, width),
+                    ("height", settings.height, height),
+                ] {
+                    if asked.is_some_and(|a| a != has) {
+                        return Err(ServerError::BadSetting {
+                            name: name.into(),
+                            reason: format!("the model dreams {width}x{height} frames; leave width and height out"),
+                        });
+                    }
+                }
+                Ok(Box::new(env) as Box<dyn Env>)
+            }
         }
-        Backend::Dream { model } => Err(ServerError::DreamUnavailable(model.display().to_string())),
     })
 }
 

@@ -37,10 +37,11 @@ pub struct WorldSettings {
     pub seed: u64,
     /// `physics` (default) or `dream` (then `model` is required).
     pub backend: Backend,
-    /// Frame width in pixels (default 64).
-    pub width: usize,
-    /// Frame height in pixels (default 64).
-    pub height: usize,
+    /// Frame width in pixels: 64 by default for physics; a dream's frames have
+    /// the model's size (a different width here is an error).
+    pub width: Option<usize>,
+    /// Frame height in pixels (as `width`).
+    pub height: Option<usize>,
 }
 
 impl WorldSettings {
@@ -51,8 +52,8 @@ impl WorldSettings {
             variant: "id".into(),
             seed: 0,
             backend: Backend::Physics,
-            width: 64,
-            height: 64,
+            width: None,
+            height: None,
         }
     }
 
@@ -76,7 +77,7 @@ impl WorldSettings {
                 if v == 0 || v > MAX_FRAME_SIDE as u64 {
                     return Err(bad(name, format!("{v} is outside 1..={MAX_FRAME_SIDE}")));
                 }
-                *field = v as usize;
+                *field = Some(v as usize);
             }
         }
         let model = settings
@@ -224,7 +225,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (s.variant.as_str(), s.seed, s.width, s.height),
-            ("ood", 9, 32, 48)
+            ("ood", 9, Some(32), Some(48))
         );
         assert_eq!(
             s.backend,

@@ -5,11 +5,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use somnium_world_model::config::ModelConfig;
+
 use super::proto::Tensor;
 use super::tensor::{int64_scalar, string_scalar};
 use super::*;
 use crate::fake::FakeScenario;
 use crate::{Action, EnvError, EnvSpec, Info, Observation, ObservationSpace, Space, Step};
+use crate::{DreamEnv, DreamModel};
 
 /// A scenario-free env that panics when stepped (a bug in an env must not take the server down).
 struct PanickingEnv;
@@ -45,15 +48,29 @@ impl Env for PanickingEnv {
     }
 }
 
-/// `fake-v0` (the crate's fake scenario), `panic-v0`, and the real registry otherwise.
+/// The model path that the test factory answers with a random tiny dream model.
+pub(super) const RANDOM_TINY_MODEL: &str = "test:random-tiny";
+
+/// `fake-v0` (the crate's fake scenario), `panic-v0`, dreams of a random tiny
+/// model ([`RANDOM_TINY_MODEL`]), and the real registry otherwise.
 pub(super) fn test_factory() -> EnvFactory {
     let real = default_factory();
     Arc::new(move |s: &WorldSettings| match s.scenario.as_str() {
         "fake-v0" if s.backend == Backend::Physics => {
-            let env = crate::PhysicsEnv::new(Box::new(FakeScenario::new()), s.width, s.height)?;
+            let (w, h) = (s.width.unwrap_or(64), s.height.unwrap_or(64));
+            let env = crate::PhysicsEnv::new(Box::new(FakeScenario::new()), w, h)?;
             Ok(Box::new(env) as Box<dyn Env>)
         }
         "panic-v0" => Ok(Box::new(PanickingEnv) as Box<dyn Env>),
+        _ if s.backend
+            == (Backend::Dream {
+                model: RANDOM_TINY_MODEL.into(),
+            }) =>
+        {
+            let model = DreamModel::random(&ModelConfig::tiny(), 11)?;
+            let env = DreamEnv::make(&s.scenario, &s.variant, model)?;
+            Ok(Box::new(env) as Box<dyn Env>)
+        }
         _ => real(s),
     })
 }

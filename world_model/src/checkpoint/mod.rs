@@ -19,7 +19,6 @@
 
 mod files;
 mod restore;
-mod resume;
 
 #[cfg(test)]
 mod tests;

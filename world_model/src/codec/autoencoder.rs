@@ -25,25 +25,54 @@ pub struct ConvAutoencoder {
     dec_up: [ConvTranspose2d; 2],
 }
 
-fn conv(p: &mut ParamStore, name: &str, cin: usize, cout: usize, k: usize, stride: usize, pad: usize) -> ModelResult<Conv2d> {
+fn conv(
+    p: &mut ParamStore,
+    name: &str,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> ModelResult<Conv2d> {
     let bound = 1.0 / ((cin * k * k) as f64).sqrt();
-    let w = p.tensor(&format!("{name}.weight"), &[cout, cin, k, k], Init::Uniform(bound))?;
+    let w = p.tensor(
+        &format!("{name}.weight"),
+        &[cout, cin, k, k],
+        Init::Uniform(bound),
+    )?;
     let b = p.tensor(&format!("{name}.bias"), &[cout], Init::Uniform(bound))?;
-    let cfg = Conv2dConfig { padding: pad, stride, ..Default::default() };
+    let cfg = Conv2dConfig {
+        padding: pad,
+        stride,
+        ..Default::default()
+    };
     Ok(Conv2d::new(w, Some(b), cfg))
 }
 
 fn up(p: &mut ParamStore, name: &str, cin: usize, cout: usize) -> ModelResult<ConvTranspose2d> {
     let bound = 1.0 / ((cin * 4) as f64).sqrt();
-    let w = p.tensor(&format!("{name}.weight"), &[cin, cout, 4, 4], Init::Uniform(bound))?;
+    let w = p.tensor(
+        &format!("{name}.weight"),
+        &[cin, cout, 4, 4],
+        Init::Uniform(bound),
+    )?;
     let b = p.tensor(&format!("{name}.bias"), &[cout], Init::Uniform(bound))?;
-    let cfg = ConvTranspose2dConfig { padding: 1, stride: 2, ..Default::default() };
+    let cfg = ConvTranspose2dConfig {
+        padding: 1,
+        stride: 2,
+        ..Default::default()
+    };
     Ok(ConvTranspose2d::new(w, Some(b), cfg))
 }
 
 impl ConvAutoencoder {
     /// An untrained codec for `frame` `(height, width)` (multiples of 4) into `channels` latents.
-    pub fn new(frame: (usize, usize), channels: usize, seed: u64, device: &Device) -> ModelResult<Self> {
+    pub fn new(
+        frame: (usize, usize),
+        channels: usize,
+        seed: u64,
+        device: &Device,
+    ) -> ModelResult<Self> {
         if frame.0 % 4 != 0 || frame.1 % 4 != 0 || frame.0 == 0 || frame.1 == 0 || channels == 0 {
             return Err(ModelError::InvalidConfig(format!(
                 "autoencoder: frame {frame:?} must be multiples of 4 and channels {channels} positive"
@@ -57,7 +86,14 @@ impl ConvAutoencoder {
         ];
         let dec_in = conv(&mut p, "dec.0", channels, 64, 3, 1, 1)?;
         let dec_up = [up(&mut p, "dec.1", 64, 32)?, up(&mut p, "dec.2", 32, 3)?];
-        Ok(Self { params: p, frame, channels, enc, dec_in, dec_up })
+        Ok(Self {
+            params: p,
+            frame,
+            channels,
+            enc,
+            dec_in,
+            dec_up,
+        })
     }
 
     /// The trainable tensors, sorted by name.
@@ -91,7 +127,10 @@ impl ConvAutoencoder {
     pub fn save(&self, path: &Path) -> ModelResult<()> {
         let tensors: HashMap<String, Tensor> = self.params.snapshot()?.into_iter().collect();
         let tmp = path.with_extension("safetensors.tmp");
-        let io = |e: std::io::Error| ModelError::Io { path: path.display().to_string(), source: e };
+        let io = |e: std::io::Error| ModelError::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
         candle_core::safetensors::save(&tensors, &tmp)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
@@ -116,13 +155,19 @@ impl FrameCodec for ConvAutoencoder {
     fn encode(&self, frames: &Tensor) -> ModelResult<Tensor> {
         let (b, t) = check_frames(frames, self.frame)?;
         let (c, h, w) = self.latent_shape();
-        Ok(self.encode_planes(&to_unit_planes(frames)?)?.reshape((b, t, c, h, w))?)
+        Ok(self
+            .encode_planes(&to_unit_planes(frames)?)?
+            .reshape((b, t, c, h, w))?)
     }
 
     fn decode(&self, latents: &Tensor) -> ModelResult<Tensor> {
         let (b, t, c, h, w) = latents.dims5()?;
         if (c, h, w) != self.latent_shape() {
-            return Err(shape_error("autoencoder latents", self.latent_shape(), latents.dims()));
+            return Err(shape_error(
+                "autoencoder latents",
+                self.latent_shape(),
+                latents.dims(),
+            ));
         }
         let x = self.decode_planes(&latents.reshape((b * t, c, h, w))?)?;
         from_unit_planes(&x, b, t)
@@ -144,14 +189,22 @@ mod tests {
         assert_eq!(ae.decode(&z).unwrap().dims(), &[2, 3, 16, 16, 3]);
         let grads = ae.reconstruction_loss(&frames).unwrap().backward().unwrap();
         for (name, var) in ae.vars() {
-            assert!(grads.get(var.as_tensor()).is_some(), "{name} has no gradient");
+            assert!(
+                grads.get(var.as_tensor()).is_some(),
+                "{name} has no gradient"
+            );
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("codec.safetensors");
         ae.save(&path).unwrap();
         let other = ConvAutoencoder::new((16, 16), 4, 1, &dev).unwrap();
         other.load(&path).unwrap();
-        let diff = (other.encode(&frames).unwrap() - z).unwrap().abs().unwrap().max_all().unwrap();
+        let diff = (other.encode(&frames).unwrap() - z)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
         assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
         let wrong = ConvAutoencoder::new((16, 16), 2, 1, &dev).unwrap();
         assert!(wrong.load(&path).is_err());

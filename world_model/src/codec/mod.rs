@@ -25,16 +25,33 @@ pub trait FrameCodec: Send + Sync {
 }
 
 /// The codec a config names. A learned codec starts untrained (load its weights).
-pub fn codec_for(cfg: &ModelConfig, seed: u64, device: &Device) -> ModelResult<Box<dyn FrameCodec>> {
+pub fn codec_for(
+    cfg: &ModelConfig,
+    seed: u64,
+    device: &Device,
+) -> ModelResult<Box<dyn FrameCodec>> {
     let [fh, fw] = cfg.frame_size;
     match cfg.codec {
-        CodecKind::Pixel => Ok(Box::new(PixelCodec::new((fh, fw), (cfg.model_size[0], cfg.model_size[1]))?)),
-        CodecKind::Autoencoder { channels } => Ok(Box::new(ConvAutoencoder::new((fh, fw), channels, seed, device)?)),
+        CodecKind::Pixel => Ok(Box::new(PixelCodec::new(
+            (fh, fw),
+            (cfg.model_size[0], cfg.model_size[1]),
+        )?)),
+        CodecKind::Autoencoder { channels } => Ok(Box::new(ConvAutoencoder::new(
+            (fh, fw),
+            channels,
+            seed,
+            device,
+        )?)),
     }
 }
 
 /// Wraps raw frames `[n, H, W, 3]` (as an episode stores them) as a u8 tensor `[1, n, H, W, 3]`.
-pub fn frames_tensor(frames: &[u8], height: usize, width: usize, device: &Device) -> ModelResult<Tensor> {
+pub fn frames_tensor(
+    frames: &[u8],
+    height: usize,
+    width: usize,
+    device: &Device,
+) -> ModelResult<Tensor> {
     let per = height * width * 3;
     if per == 0 || frames.len() % per != 0 {
         return Err(ModelError::InvalidData(format!(
@@ -42,14 +59,23 @@ pub fn frames_tensor(frames: &[u8], height: usize, width: usize, device: &Device
             frames.len()
         )));
     }
-    Ok(Tensor::from_slice(frames, (1, frames.len() / per, height, width, 3), device)?)
+    Ok(Tensor::from_slice(
+        frames,
+        (1, frames.len() / per, height, width, 3),
+        device,
+    )?)
 }
 
 /// Checks `frames` is u8 `[B, T, H, W, 3]` of the codec's size; returns `(B, T)`.
 fn check_frames(frames: &Tensor, size: (usize, usize)) -> ModelResult<(usize, usize)> {
     let d = frames.dims();
-    if d.len() != 5 || d[2] != size.0 || d[3] != size.1 || d[4] != 3 || frames.dtype() != DType::U8 {
-        return Err(shape_error("frames (u8 [B, T, H, W, 3])", ["B", "T", &size.0.to_string(), &size.1.to_string(), "3"], d));
+    if d.len() != 5 || d[2] != size.0 || d[3] != size.1 || d[4] != 3 || frames.dtype() != DType::U8
+    {
+        return Err(shape_error(
+            "frames (u8 [B, T, H, W, 3])",
+            ["B", "T", &size.0.to_string(), &size.1.to_string(), "3"],
+            d,
+        ));
     }
     Ok((d[0], d[1]))
 }
@@ -57,7 +83,10 @@ fn check_frames(frames: &Tensor, size: (usize, usize)) -> ModelResult<(usize, us
 /// u8 `[B, T, H, W, 3]` -> f32 `[B*T, 3, H, W]` in [-1, 1].
 fn to_unit_planes(frames: &Tensor) -> ModelResult<Tensor> {
     let (b, t, h, w, _) = frames.dims5()?;
-    let x = frames.to_dtype(DType::F32)?.permute((0, 1, 4, 2, 3))?.reshape((b * t, 3, h, w))?;
+    let x = frames
+        .to_dtype(DType::F32)?
+        .permute((0, 1, 4, 2, 3))?
+        .reshape((b * t, 3, h, w))?;
     Ok(x.affine(1.0 / 127.5, -1.0)?)
 }
 
@@ -65,7 +94,9 @@ fn to_unit_planes(frames: &Tensor) -> ModelResult<Tensor> {
 fn from_unit_planes(x: &Tensor, b: usize, t: usize) -> ModelResult<Tensor> {
     let (_, _, h, w) = x.dims4()?;
     let x = x.clamp(-1f32, 1f32)?.affine(127.5, 127.5)?.round()?;
-    Ok(x.reshape((b, t, 3, h, w))?.permute((0, 1, 3, 4, 2))?.to_dtype(DType::U8)?)
+    Ok(x.reshape((b, t, 3, h, w))?
+        .permute((0, 1, 3, 4, 2))?
+        .to_dtype(DType::U8)?)
 }
 
 /// Average-pools frames to the model resolution and scales them to [-1, 1].
@@ -107,10 +138,18 @@ impl FrameCodec for PixelCodec {
     fn decode(&self, latents: &Tensor) -> ModelResult<Tensor> {
         let (b, t, c, h, w) = latents.dims5()?;
         if (c, h, w) != self.latent_shape() {
-            return Err(shape_error("pixel latents", self.latent_shape(), latents.dims()));
+            return Err(shape_error(
+                "pixel latents",
+                self.latent_shape(),
+                latents.dims(),
+            ));
         }
         let x = latents.reshape((b * t, 3, h, w))?;
-        let x = if (h, w) == self.frame { x } else { x.upsample_nearest2d(self.frame.0, self.frame.1)? };
+        let x = if (h, w) == self.frame {
+            x
+        } else {
+            x.upsample_nearest2d(self.frame.0, self.frame.1)?
+        };
         from_unit_planes(&x, b, t)
     }
 }
@@ -128,7 +167,8 @@ mod tests {
             for y in 0..h {
                 for x in 0..w {
                     for c in 0..3 {
-                        frames[((t * h + y) * w + x) * 3 + c] = ((y / 2 * 37 + x / 2 * 11 + c * 50 + t * 7) % 256) as u8;
+                        frames[((t * h + y) * w + x) * 3 + c] =
+                            ((y / 2 * 37 + x / 2 * 11 + c * 50 + t * 7) % 256) as u8;
                     }
                 }
             }
@@ -137,9 +177,21 @@ mod tests {
         let x = frames_tensor(&frames, h, w, &Device::Cpu).unwrap();
         let z = codec.encode(&x).unwrap();
         assert_eq!(z.dims(), &[1, 2, 3, 4, 4]);
-        let max = z.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let max = z
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(max <= 1.0);
-        let back = codec.decode(&z).unwrap().flatten_all().unwrap().to_vec1::<u8>().unwrap();
+        let back = codec
+            .decode(&z)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<u8>()
+            .unwrap();
         assert_eq!(back, frames);
     }
 
@@ -147,7 +199,9 @@ mod tests {
     fn pixel_codec_averages_and_rejects_bad_shapes() {
         let codec = PixelCodec::new((2, 2), (1, 1)).unwrap();
         let frames = [0u8, 0, 0, 255, 255, 255, 0, 0, 0, 255, 255, 255];
-        let z = codec.encode(&frames_tensor(&frames, 2, 2, &Device::Cpu).unwrap()).unwrap();
+        let z = codec
+            .encode(&frames_tensor(&frames, 2, 2, &Device::Cpu).unwrap())
+            .unwrap();
         let v = z.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert!(v.iter().all(|x| x.abs() < 1e-6), "{v:?}");
         assert!(PixelCodec::new((64, 64), (24, 24)).is_err());

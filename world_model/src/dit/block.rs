@@ -4,6 +4,7 @@
 
 use candle_core::{Module, Tensor};
 
+use super::dense::Dense;
 use crate::kernels;
 use crate::model_error::ModelResult;
 use crate::params::ParamStore;
@@ -14,10 +15,10 @@ pub type BlockKv = (Tensor, Tensor);
 /// A DiT block with zero-initialised modulation (so it starts as the identity).
 pub struct Block {
     ada: candle_nn::Linear,
-    qkv: candle_nn::Linear,
-    proj: candle_nn::Linear,
-    fc1: candle_nn::Linear,
-    fc2: candle_nn::Linear,
+    qkv: Dense,
+    proj: Dense,
+    fc1: Dense,
+    fc2: Dense,
     heads: usize,
     width: usize,
 }
@@ -33,13 +34,19 @@ pub struct AttentionLayout<'a> {
 }
 
 impl Block {
-    pub fn new(name: &str, width: usize, heads: usize, mlp_ratio: usize, p: &mut ParamStore) -> ModelResult<Self> {
+    pub fn new(
+        name: &str,
+        width: usize,
+        heads: usize,
+        mlp_ratio: usize,
+        p: &mut ParamStore,
+    ) -> ModelResult<Self> {
         Ok(Self {
             ada: p.linear(&format!("{name}.ada"), width, 6 * width, true)?,
-            qkv: p.linear(&format!("{name}.qkv"), width, 3 * width, false)?,
-            proj: p.linear(&format!("{name}.proj"), width, width, false)?,
-            fc1: p.linear(&format!("{name}.fc1"), width, mlp_ratio * width, false)?,
-            fc2: p.linear(&format!("{name}.fc2"), mlp_ratio * width, width, false)?,
+            qkv: p.dense(&format!("{name}.qkv"), width, 3 * width, false)?,
+            proj: p.dense(&format!("{name}.proj"), width, width, false)?,
+            fc1: p.dense(&format!("{name}.fc1"), width, mlp_ratio * width, false)?,
+            fc2: p.dense(&format!("{name}.fc2"), mlp_ratio * width, width, false)?,
             heads,
             width,
         })
@@ -58,7 +65,8 @@ impl Block {
         let (b, f, n, d) = x.dims4()?;
         let dh = d / self.heads;
         let modulation = self.ada.forward(cond_silu)?; // [B, F, 6D]
-        let chunk = |i: usize| -> ModelResult<Tensor> { Ok(modulation.narrow(2, i * d, d)?.contiguous()?) };
+        let chunk =
+            |i: usize| -> ModelResult<Tensor> { Ok(modulation.narrow(2, i * d, d)?.contiguous()?) };
         let (shift1, scale1, gate1) = (chunk(0)?, chunk(1)?, chunk(2)?);
         let (shift2, scale2, gate2) = (chunk(3)?, chunk(4)?, chunk(5)?);
 
@@ -76,7 +84,13 @@ impl Block {
             Some((ck, cv)) => (Tensor::cat(&[ck, &k], 2)?, Tensor::cat(&[cv, &v], 2)?),
             None => (k.clone(), v.clone()),
         };
-        let attn = kernels::block_causal_attention(&q, &k_all, &v_all, layout.tokens_per_frame, layout.q_offset)?;
+        let attn = kernels::block_causal_attention(
+            &q,
+            &k_all,
+            &v_all,
+            layout.tokens_per_frame,
+            layout.q_offset,
+        )?;
         let attn = attn.transpose(1, 2)?.reshape((b, f, n, self.width))?;
         let x = kernels::gated_residual(x, &gate1, &self.proj.forward(&attn)?)?;
 

@@ -16,7 +16,10 @@ pub fn sinusoidal(s: &Tensor, dim: usize) -> ModelResult<Tensor> {
         .map(|i| (-(10000f64.ln()) * i as f64 / half as f64).exp() as f32 * 1000.0)
         .collect();
     let freqs = Tensor::from_vec(freqs, (1, 1, half), s.device())?;
-    let angles = s.to_dtype(DType::F32)?.unsqueeze(2)?.broadcast_mul(&freqs)?;
+    let angles = s
+        .to_dtype(DType::F32)?
+        .unsqueeze(2)?
+        .broadcast_mul(&freqs)?;
     Ok(Tensor::cat(&[angles.cos()?, angles.sin()?], D::Minus1)?)
 }
 
@@ -72,8 +75,14 @@ pub fn rope_tables(
 
 /// Embeds an action vector or index into the token width.
 pub enum ActionEmbed {
-    Continuous { fc1: candle_nn::Linear, fc2: candle_nn::Linear },
-    Discrete { table: candle_nn::Embedding, n: usize },
+    Continuous {
+        fc1: candle_nn::Linear,
+        fc2: candle_nn::Linear,
+    },
+    Discrete {
+        table: candle_nn::Embedding,
+        n: usize,
+    },
 }
 
 /// Noise-level and action embeddings summed into one vector per frame.
@@ -95,7 +104,10 @@ impl Conditioning {
                 fc2: p.linear("action.fc2", d, d, false)?,
             },
             ActionKind::Discrete { n } => ActionEmbed::Discrete {
-                table: candle_nn::Embedding::new(p.tensor("action.table", &[n, d], Init::Normal(0.02))?, d),
+                table: candle_nn::Embedding::new(
+                    p.tensor("action.table", &[n, d], Init::Normal(0.02))?,
+                    d,
+                ),
                 n,
             },
         };
@@ -116,14 +128,23 @@ impl Conditioning {
     pub fn forward(&self, s: &Tensor, actions: &Tensor, t0: usize) -> ModelResult<Tensor> {
         let (b, f) = s.dims2()?;
         if actions.dims() != [b, f, self.action_width] {
-            return Err(shape_error("actions", [b, f, self.action_width], actions.dims()));
+            return Err(shape_error(
+                "actions",
+                [b, f, self.action_width],
+                actions.dims(),
+            ));
         }
         let noise = sinusoidal(s, self.noise_features)?;
-        let noise = self.noise_fc2.forward(&self.noise_fc1.forward(&noise)?.silu()?)?;
+        let noise = self
+            .noise_fc2
+            .forward(&self.noise_fc1.forward(&noise)?.silu()?)?;
         let act = match &self.action {
             ActionEmbed::Continuous { fc1, fc2 } => fc2.forward(&fc1.forward(actions)?.silu()?)?,
             ActionEmbed::Discrete { table, n } => {
-                let idx = actions.squeeze(2)?.clamp(0f32, (*n - 1) as f32)?.to_dtype(DType::U32)?;
+                let idx = actions
+                    .squeeze(2)?
+                    .clamp(0f32, (*n - 1) as f32)?
+                    .to_dtype(DType::U32)?;
                 table.forward(&idx)?
             }
         };

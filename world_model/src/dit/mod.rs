@@ -8,6 +8,7 @@
 //! frame's tokens.
 
 pub mod block;
+pub mod dense;
 pub mod embed;
 
 use std::collections::HashMap;
@@ -45,12 +46,12 @@ pub struct DitOutput {
 pub struct DiT {
     cfg: ModelConfig,
     params: ParamStore,
-    patch_in: candle_nn::Linear,
+    patch_in: dense::Dense,
     positions: Option<Tensor>,
     conditioning: Conditioning,
     blocks: Vec<Block>,
     final_ada: candle_nn::Linear,
-    head: candle_nn::Linear,
+    head: dense::Dense,
     outcome_head: candle_nn::Linear,
 }
 
@@ -60,9 +61,13 @@ impl DiT {
         cfg.validate()?;
         let mut p = ParamStore::new(seed, device);
         let d = cfg.width;
-        let patch_in = p.linear("patch_in", cfg.patch_dim(), d, false)?;
+        let patch_in = p.dense("patch_in", cfg.patch_dim(), d, false)?;
         let positions = if cfg.learned_positions {
-            Some(p.tensor("positions", &[cfg.tokens_per_frame(), d], Init::Normal(0.02))?)
+            Some(p.tensor(
+                "positions",
+                &[cfg.tokens_per_frame(), d],
+                Init::Normal(0.02),
+            )?)
         } else {
             None
         };
@@ -71,7 +76,7 @@ impl DiT {
             .map(|i| Block::new(&format!("blocks.{i}"), d, cfg.heads, cfg.mlp_ratio, &mut p))
             .collect::<ModelResult<Vec<_>>>()?;
         let final_ada = p.linear("final_ada", d, 2 * d, true)?;
-        let head = p.linear("head", d, cfg.patch_dim(), true)?;
+        let head = p.dense("head", d, cfg.patch_dim(), true)?;
         let outcome_head = p.linear("outcome_head", d, 2, false)?;
         Ok(Self {
             cfg: cfg.clone(),
@@ -121,7 +126,11 @@ impl DiT {
         let (c, h, w) = cfg.latent_shape();
         let (b, f) = (x.dim(0)?, x.dim(1)?);
         if x.dims() != [b, f, c, h, w] || f == 0 {
-            return Err(shape_error("latent frames", ["B", "F", &c.to_string(), &h.to_string(), &w.to_string()], x.dims()));
+            return Err(shape_error(
+                "latent frames",
+                ["B", "F", &c.to_string(), &h.to_string(), &w.to_string()],
+                x.dims(),
+            ));
         }
         if s.dims() != [b, f] {
             return Err(shape_error("noise levels", [b, f], s.dims()));
@@ -129,13 +138,23 @@ impl DiT {
         let t0 = cache.map_or(0, |c| c.frames);
         if let Some(cache) = cache {
             if cache.layers.len() != self.blocks.len() || cache.layers[0].0.dim(0)? != b {
-                return Err(shape_error("kv cache (blocks, batch)", [self.blocks.len(), b], &[cache.layers.len()]));
+                return Err(shape_error(
+                    "kv cache (blocks, batch)",
+                    [self.blocks.len(), b],
+                    &[cache.layers.len()],
+                ));
             }
         }
         let n = cfg.tokens_per_frame();
         let mut tokens = self.patch_in.forward(&patchify(x, cfg.tubelet)?)?; // [B, F, N, D]
         if let Some(pos) = &self.positions {
-            tokens = tokens.broadcast_add(pos)?;
+            // rank-1 add (ones[B*F,1] @ pos[1,N*D]) so the gradient needs no strided reduction
+            let d = cfg.width;
+            let ones = Tensor::ones((b * f, 1), tokens.dtype(), tokens.device())?;
+            let spread = ones
+                .matmul(&pos.reshape((1, n * d))?)?
+                .reshape((b, f, n, d))?;
+            tokens = (tokens + spread)?;
         }
         let cond_silu = self.conditioning.forward(s, actions, t0)?.silu()?; // [B, F, D]
         let (cos, sin) = rope_tables(t0, f, cfg.grid(), cfg.head_dim(), cfg.rope_base, x.device())?;
@@ -147,7 +166,8 @@ impl DiT {
         };
         let mut new_layers = Vec::with_capacity(self.blocks.len());
         for (i, block) in self.blocks.iter().enumerate() {
-            let (next, kv) = block.forward(&tokens, &cond_silu, &layout, cache.map(|c| &c.layers[i]))?;
+            let (next, kv) =
+                block.forward(&tokens, &cond_silu, &layout, cache.map(|c| &c.layers[i]))?;
             tokens = next;
             if keep_cache {
                 new_layers.push(match cache {

@@ -143,7 +143,12 @@ mod tests {
         assert!(block_causal_attention(&x, &x, &x, 0, 0).is_err());
         assert!(block_causal_attention(&x, &random_tensor(&[1, 2, 5, 3], 4)?, &x, 1, 0).is_err());
         let odd = random_tensor(&[1, 1, 2, 3], 5)?;
-        assert!(rope(&odd, &random_tensor(&[2, 1], 6)?, &random_tensor(&[2, 1], 7)?).is_err());
+        assert!(rope(
+            &odd,
+            &random_tensor(&[2, 1], 6)?,
+            &random_tensor(&[2, 1], 7)?
+        )
+        .is_err());
         assert!(rope(&x, &random_tensor(&[2, 2], 6)?, &random_tensor(&[3, 2], 7)?).is_err());
         Ok(())
     }

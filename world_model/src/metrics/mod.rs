@@ -14,7 +14,7 @@
 //!   the truth whose prediction is kept ([`ObjectMeasure::is_kept`], the true area
 //!   measured on the true frame);
 //! - median area ratio (predicted over true area, 0 for a lost object);
-//! - PSNR of the whole frame.
+//! - PSNR and SSIM (8x8 windows on luma) of the whole frame.
 
 pub mod baselines;
 mod report;
@@ -24,7 +24,7 @@ mod stats;
 mod tests;
 
 pub use report::{EvalReport, HorizonStats, MethodReport, ObjectStats};
-pub use stats::{default_horizons, median, psnr, Stat, PSNR_IDENTICAL_DB};
+pub use stats::{default_horizons, median, psnr, ssim, Stat, PSNR_IDENTICAL_DB};
 
 use baselines::{arena_or_frame, constant_velocity_target, moves_to, render_moved};
 
@@ -90,6 +90,7 @@ struct HorizonAcc {
     object_in_truth: Vec<usize>,
     area_ratio: Vec<f64>,
     psnr: Vec<f64>,
+    ssim: Vec<f64>,
 }
 
 /// Accumulates rollouts and reports per-horizon statistics for the model and the
@@ -267,6 +268,8 @@ impl HorizonEvaluator {
         let acc = &mut self.acc[method][hi];
         acc.rollouts += 1;
         acc.psnr.push(psnr(pred, truth));
+        acc.ssim
+            .push(ssim(pred, truth, self.spec.height, self.spec.width));
         let mut errors = Vec::new();
         for (k, &i) in self.tracked.iter().enumerate() {
             let (t, p) = (&truth_m[i], &pred_m[i]);
@@ -335,6 +338,7 @@ fn horizon_stats(a: &HorizonAcc, horizon: usize, objects: &[String], to_64: f64)
         kept_share: (in_truth > 0).then(|| kept as f64 / in_truth as f64),
         median_area_ratio: median(&a.area_ratio),
         psnr_db: Stat::of(&a.psnr),
+        ssim: Stat::of(&a.ssim),
         per_object: objects
             .iter()
             .enumerate()

@@ -44,6 +44,8 @@ pub struct HorizonStats {
     /// Median of predicted over true area.
     pub median_area_ratio: Option<f64>,
     pub psnr_db: Option<Stat>,
+    /// Mean SSIM of the whole frame (1 = identical).
+    pub ssim: Option<Stat>,
     pub per_object: Vec<ObjectStats>,
 }
 
@@ -65,8 +67,8 @@ impl EvalReport {
         self.methods.iter().find(|m| m.name == name)
     }
 
-    /// Markdown: one table of centroid error (mean ± 95% interval, pixels), one of
-    /// kept share and one of PSNR, horizons as columns and methods as rows.
+    /// Markdown: one table of centroid error (mean ± 95% interval, pixels), then
+    /// kept share, median area ratio, PSNR and SSIM, horizons as columns and methods as rows.
     pub fn to_markdown(&self) -> String {
         let mut out = format!(
             "Rollouts: {}; frames {}x{}; objects: {}\n\n",
@@ -87,6 +89,9 @@ impl EvalReport {
         });
         self.table(&mut out, "PSNR (dB)", |s| {
             s.psnr_db.map(|p| format!("{:.1}", p.mean))
+        });
+        self.table(&mut out, "SSIM", |s| {
+            s.ssim.map(|p| format!("{:.3}", p.mean))
         });
         out
     }

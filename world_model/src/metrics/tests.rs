@@ -78,6 +78,7 @@ fn perfect_model_has_zero_error_and_baselines_behave() {
         assert_eq!(s.kept_share, Some(1.0));
         assert_eq!(s.median_area_ratio, Some(1.0));
         assert_eq!(s.psnr_db.unwrap().mean, PSNR_IDENTICAL_DB);
+        assert!((s.ssim.unwrap().mean - 1.0).abs() < 1e-12);
     }
     let copy = &report.method(COPY_LAST).unwrap().horizons;
     // h = 1: red moved sqrt(5) px, blue did not; the rollout error is their mean.
@@ -125,6 +126,7 @@ fn model_shifted_by_k_pixels_has_error_k_in_pixels_and_64ths() {
         );
         assert_eq!(s.kept_share, Some(1.0));
         assert!(s.psnr_db.unwrap().mean < 40.0);
+        assert!(s.ssim.unwrap().mean < 0.99);
     }
 }
 
@@ -175,6 +177,13 @@ fn interval_spans_rollouts_and_short_rollouts_skip_long_horizons() {
     assert_eq!(back.to_markdown(), report.to_markdown());
     let series = report.series(|s| s.centroid_error_px.map(|e| e.mean));
     assert_eq!(series[0].1.len(), 2);
+    if let Some(keep) = std::env::var_os("SOMNIUM_KEEP_PLOTS") {
+        let keep = std::path::PathBuf::from(keep);
+        report.write_markdown(&keep.join("report.md")).unwrap();
+        let png = keep.join("report_error.png");
+        crate::plots::line_plot(&png, "Centroid error", "horizon", "pixels", &series, true)
+            .unwrap();
+    }
 }
 
 #[test]

@@ -15,7 +15,6 @@
 //! pixels of an object's hue at its edge) but do count in the total area, which
 //! must also stay under twice the true area.
 
-mod blobs;
 mod classify;
 
 #[cfg(test)]
@@ -25,7 +24,6 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
-pub use blobs::blob_areas;
 pub use classify::{ClassifyParams, Palette, BACKGROUND, UNCLASSIFIED};
 
 use crate::data::ManifestColor;
@@ -172,4 +170,48 @@ pub fn extract(
     background: [u8; 3],
 ) -> Result<Vec<ObjectMeasure>, EvalError> {
     Extractor::new(height, width, colors, background, ClassifyParams::default()).extract(frame)
+}
+
+/// Areas of the 8-connected blobs of each label `1..=labels` (index `label - 1`),
+/// each list sorted largest first. Labels outside `1..=labels` are ignored.
+pub fn blob_areas(
+    labels_img: &[u16],
+    height: usize,
+    width: usize,
+    labels: usize,
+) -> Vec<Vec<usize>> {
+    let mut areas = vec![Vec::new(); labels];
+    let mut seen = vec![false; labels_img.len()];
+    let mut stack = Vec::new();
+    for start in 0..labels_img.len().min(height * width) {
+        let label = labels_img[start] as usize;
+        if seen[start] || label == 0 || label > labels {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut area = 0;
+        while let Some(i) = stack.pop() {
+            area += 1;
+            let (row, col) = (i / width, i % width);
+            for dr in -1i64..=1 {
+                for dc in -1i64..=1 {
+                    let (r, c) = (row as i64 + dr, col as i64 + dc);
+                    if r < 0 || c < 0 || r >= height as i64 || c >= width as i64 {
+                        continue;
+                    }
+                    let j = r as usize * width + c as usize;
+                    if !seen[j] && labels_img[j] as usize == label {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
+                }
+            }
+        }
+        areas[label - 1].push(area);
+    }
+    for list in &mut areas {
+        list.sort_unstable_by(|a, b| b.cmp(a));
+    }
+    areas
 }

@@ -11,6 +11,8 @@
 //! ```
 //! Moments are kept in f32 whatever the parameter's dtype. A parameter without a
 //! gradient in the [`GradStore`] is left alone and its moments are not touched.
+//! On the CPU the update runs as one fused loop per parameter; on other devices
+//! as candle tensor ops (the same formula, f32 throughout).
 
 use std::collections::HashMap;
 
@@ -58,6 +60,44 @@ pub struct AdamW {
     slots: Vec<Slot>,
     params: AdamWParams,
     step: u64,
+}
+
+/// The per-step scalars of the fused CPU update, in f32.
+#[derive(Clone, Copy)]
+struct Coefficients {
+    decay: f32,
+    beta1: f32,
+    beta2: f32,
+    step_size: f32,
+    inv_bias2_sqrt: f32,
+    eps: f32,
+}
+
+/// One AdamW update of a CPU parameter in a single pass over its elements (the
+/// tensor-op path allocates a full-size temporary per operation).
+fn fused_cpu_step(slot: &mut Slot, grad: &Tensor, c: Coefficients) -> Result<()> {
+    let shape = slot.var.shape().clone();
+    let device = slot.var.device().clone();
+    let g = grad.flatten_all()?.to_vec1::<f32>()?;
+    let mut p = slot
+        .var
+        .as_tensor()
+        .to_dtype(DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    let mut m = slot.m.flatten_all()?.to_vec1::<f32>()?;
+    let mut v = slot.v.flatten_all()?.to_vec1::<f32>()?;
+    for (((p, m), v), g) in p.iter_mut().zip(&mut m).zip(&mut v).zip(&g) {
+        *p *= c.decay;
+        *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+        *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+        *p -= c.step_size * *m / (v.sqrt() * c.inv_bias2_sqrt + c.eps);
+    }
+    let next = Tensor::from_vec(p, shape.clone(), &device)?.to_dtype(slot.var.dtype())?;
+    slot.var.set(&next)?;
+    slot.m = Tensor::from_vec(m, shape.clone(), &device)?;
+    slot.v = Tensor::from_vec(v, shape, &device)?;
+    Ok(())
 }
 
 /// Name of the step-count tensor in [`AdamW::state_tensors`].
@@ -161,6 +201,23 @@ impl AdamW {
                 continue;
             };
             let grad = grad.to_dtype(DType::F32)?;
+            if slot.var.device().is_cpu() {
+                let decay = if slot.decay {
+                    1.0 - lr * p.weight_decay
+                } else {
+                    1.0
+                };
+                let coef = Coefficients {
+                    decay: decay as f32,
+                    beta1: p.beta1 as f32,
+                    beta2: p.beta2 as f32,
+                    step_size: step_size as f32,
+                    inv_bias2_sqrt: (1.0 / bias2_sqrt) as f32,
+                    eps: p.eps as f32,
+                };
+                fused_cpu_step(slot, &grad, coef)?;
+                continue;
+            }
             let mut param = slot.var.as_tensor().to_dtype(DType::F32)?;
             if slot.decay && p.weight_decay != 0.0 {
                 param = (param * (1.0 - lr * p.weight_decay))?;

@@ -125,8 +125,10 @@ pub fn line_plot(
         (x0, x1) = (x0 / 1.15, x1 * 1.15);
     }
     let y0 = if y_min >= 0.0 { 0.0 } else { y_min * 1.05 };
+    // Headroom above the data for the legend box (upper left), so it covers no line.
+    let headroom = 0.06 + 0.07 * clean.len() as f64;
     let y1 = if y_max > y0 {
-        y_max + 0.05 * (y_max - y0)
+        y_max + headroom * (y_max - y0)
     } else {
         y0 + 1.0
     };

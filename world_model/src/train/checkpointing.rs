@@ -18,7 +18,12 @@ fn ckpt_err(e: checkpoint::CheckpointError) -> ModelError {
 impl Trainer {
     /// Writes the run to `dir` (atomically, see [`crate::checkpoint::save`]).
     /// `extra` is stored as is next to the training config (data hash, timings...).
-    pub fn save(&self, dir: &Path, data_manifest_hash: &str, extra: serde_json::Value) -> ModelResult<()> {
+    pub fn save(
+        &self,
+        dir: &Path,
+        data_manifest_hash: &str,
+        extra: serde_json::Value,
+    ) -> ModelResult<()> {
         let ckpt = Checkpoint {
             config_json: serde_json::to_value(self.model.config())?,
             meta: CheckpointMeta {
@@ -64,7 +69,12 @@ impl Trainer {
             )));
         }
         self.step = ckpt.meta.step;
-        Ok(ckpt.meta.extra.get("run").cloned().unwrap_or(serde_json::Value::Null))
+        Ok(ckpt
+            .meta
+            .extra
+            .get("run")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null))
     }
 }
 

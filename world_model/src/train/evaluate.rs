@@ -9,7 +9,9 @@ use rand_chacha::ChaCha8Rng;
 use super::windows::WindowSource;
 use crate::codec::FrameCodec;
 use crate::dit::DiT;
-use crate::metrics::{default_horizons, evaluate_rollouts, EvalConfig, EvalReport, FrameSpec, Rollout};
+use crate::metrics::{
+    default_horizons, evaluate_rollouts, EvalConfig, EvalReport, FrameSpec, Rollout,
+};
 use crate::model_error::{ModelError, ModelResult};
 use crate::sampler::{rollout, SampleOptions};
 
@@ -28,7 +30,13 @@ pub struct RolloutEvalOptions {
 
 impl Default for RolloutEvalOptions {
     fn default() -> Self {
-        Self { horizon: 32, episodes: 50, batch: 25, seed: 0, sample: SampleOptions::default() }
+        Self {
+            horizon: 32,
+            episodes: 50,
+            batch: 25,
+            seed: 0,
+            sample: SampleOptions::default(),
+        }
     }
 }
 
@@ -44,13 +52,21 @@ pub struct RolloutResult {
 /// Dreams `opts.episodes` held-out episodes of `val` (which must keep raw frames)
 /// and reports per-horizon centroid error, kept share, area ratio and PSNR for the
 /// model and the baselines.
-pub fn rollout_report(model: &DiT, codec: &dyn FrameCodec, val: &WindowSource, spec: FrameSpec, opts: &RolloutEvalOptions) -> ModelResult<RolloutResult> {
+pub fn rollout_report(
+    model: &DiT,
+    codec: &dyn FrameCodec,
+    val: &WindowSource,
+    spec: FrameSpec,
+    opts: &RolloutEvalOptions,
+) -> ModelResult<RolloutResult> {
     let w = model.config().context_frames;
     let chosen: Vec<usize> = val
         .episodes()
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.frames.is_some() && e.latents.dim(0).map_or(false, |n| n >= w + opts.horizon))
+        .filter(|(_, e)| {
+            e.frames.is_some() && e.latents.dim(0).map_or(false, |n| n >= w + opts.horizon)
+        })
         .map(|(i, _)| i)
         .take(opts.episodes)
         .collect();
@@ -67,8 +83,18 @@ pub fn rollout_report(model: &DiT, codec: &dyn FrameCodec, val: &WindowSource, s
     let mut predicted: Vec<Vec<u8>> = Vec::with_capacity(chosen.len());
     for group in chosen.chunks(opts.batch.max(1)) {
         let eps: Vec<_> = group.iter().map(|&i| &val.episodes()[i]).collect();
-        let ctx = Tensor::stack(&eps.iter().map(|e| e.latents.narrow(0, 0, w)).collect::<Result<Vec<_>, _>>()?, 0)?;
-        let acts = Tensor::stack(&eps.iter().map(|e| e.actions.narrow(0, 0, w - 1 + opts.horizon)).collect::<Result<Vec<_>, _>>()?, 0)?;
+        let ctx = Tensor::stack(
+            &eps.iter()
+                .map(|e| e.latents.narrow(0, 0, w))
+                .collect::<Result<Vec<_>, _>>()?,
+            0,
+        )?;
+        let acts = Tensor::stack(
+            &eps.iter()
+                .map(|e| e.actions.narrow(0, 0, w - 1 + opts.horizon))
+                .collect::<Result<Vec<_>, _>>()?,
+            0,
+        )?;
         let dreamed = rollout(model, &ctx, &acts, &mut rng, &opts.sample)?; // [B, H, C, h, w]
         let frames = codec.decode(&dreamed)?; // [B, H, fh, fw, 3]
         for b in 0..eps.len() {
@@ -80,10 +106,22 @@ pub fn rollout_report(model: &DiT, codec: &dyn FrameCodec, val: &WindowSource, s
         .zip(&predicted)
         .map(|(&i, p)| {
             let truth = val.episodes()[i].frames.as_deref().unwrap_or(&[]);
-            Rollout { truth: &truth[..(w + opts.horizon) * frame_bytes], start: w, predicted: Some(p) }
+            Rollout {
+                truth: &truth[..(w + opts.horizon) * frame_bytes],
+                start: w,
+                predicted: Some(p),
+            }
         })
         .collect();
-    let config = EvalConfig { horizons: default_horizons(opts.horizon), ..EvalConfig::default() };
-    let report = evaluate_rollouts(spec, config, &rollouts).map_err(|e| ModelError::InvalidData(format!("rollout metrics: {e}")))?;
-    Ok(RolloutResult { report, episodes: chosen, predicted })
+    let config = EvalConfig {
+        horizons: default_horizons(opts.horizon),
+        ..EvalConfig::default()
+    };
+    let report = evaluate_rollouts(spec, config, &rollouts)
+        .map_err(|e| ModelError::InvalidData(format!("rollout metrics: {e}")))?;
+    Ok(RolloutResult {
+        report,
+        episodes: chosen,
+        predicted,
+    })
 }

@@ -101,12 +101,21 @@ pub fn step_rng(seed: u64, step: u64) -> ChaCha8Rng {
 impl Trainer {
     /// A fresh run: weights from `cfg.seed`; `background` is the background latent
     /// `[C, h, w]`; `val` (held-out episodes) fixes `val_windows` windows and their noise.
-    pub fn new(model_cfg: &ModelConfig, cfg: TrainConfig, train: WindowSource, val: Option<&WindowSource>, background: Tensor) -> ModelResult<Self> {
+    pub fn new(
+        model_cfg: &ModelConfig,
+        cfg: TrainConfig,
+        train: WindowSource,
+        val: Option<&WindowSource>,
+        background: Tensor,
+    ) -> ModelResult<Self> {
         if cfg.batch == 0 {
             return Err(ModelError::InvalidConfig("batch must be positive".into()));
         }
         if train.windows() == 0 {
-            return Err(ModelError::InvalidData(format!("no training episode holds a window of {} frames", model_cfg.window())));
+            return Err(ModelError::InvalidData(format!(
+                "no training episode holds a window of {} frames",
+                model_cfg.window()
+            )));
         }
         let device = background.device().clone();
         let model = DiT::new(model_cfg, cfg.seed, &device)?;
@@ -132,7 +141,16 @@ impl Trainer {
                 left -= b;
             }
         }
-        Ok(Self { model, cfg, opt, ema, background, train, val: val_batches, step: 0 })
+        Ok(Self {
+            model,
+            cfg,
+            opt,
+            ema,
+            background,
+            train,
+            val: val_batches,
+            step: 0,
+        })
     }
 
     pub fn model(&self) -> &DiT {
@@ -154,7 +172,15 @@ impl Trainer {
 
     /// The learning rate at the current step when the run lasts `total` steps.
     pub fn lr_for_steps(&self, total: u64) -> f64 {
-        lr_at(self.step, LrSchedule { base: self.cfg.lr, warmup: self.cfg.warmup, total, min: self.cfg.min_lr })
+        lr_at(
+            self.step,
+            LrSchedule {
+                base: self.cfg.lr,
+                warmup: self.cfg.warmup,
+                total,
+                min: self.cfg.min_lr,
+            },
+        )
     }
 
     /// The learning rate at the current step when `progress` (0..1) of a time

@@ -15,7 +15,13 @@ pub const SQUARE_COLOR: [u8; 3] = [230, 60, 40];
 /// `episodes` episodes of `steps` steps of `size x size` frames with a square of
 /// side `side` pixels moving 1 to 2 pixels per step. Actions are 2-D uniform
 /// noise (the square ignores them); the reward is the square's x position in [0, 1].
-pub fn moving_square_episodes(episodes: usize, steps: usize, size: usize, side: usize, seed: u64) -> Vec<Episode> {
+pub fn moving_square_episodes(
+    episodes: usize,
+    steps: usize,
+    size: usize,
+    side: usize,
+    seed: u64,
+) -> Vec<Episode> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let room = (size - side) as i64;
     (0..episodes)
@@ -34,7 +40,10 @@ pub fn moving_square_episodes(episodes: usize, steps: usize, size: usize, side: 
                 if t == steps {
                     break;
                 }
-                actions.extend([rng.random_range(-1.0f32..1.0), rng.random_range(-1.0f32..1.0)]);
+                actions.extend([
+                    rng.random_range(-1.0f32..1.0),
+                    rng.random_range(-1.0f32..1.0),
+                ]);
                 for k in 0..2 {
                     pos[k] += vel[k];
                     if pos[k] < 0 {
@@ -63,8 +72,13 @@ pub fn moving_square_episodes(episodes: usize, steps: usize, size: usize, side: 
 fn draw(frames: &mut Vec<u8>, size: usize, side: usize, pos: [i64; 2]) {
     for y in 0..size as i64 {
         for x in 0..size as i64 {
-            let inside = x >= pos[0] && x < pos[0] + side as i64 && y >= pos[1] && y < pos[1] + side as i64;
-            frames.extend(if inside { SQUARE_COLOR } else { SQUARE_BACKGROUND });
+            let inside =
+                x >= pos[0] && x < pos[0] + side as i64 && y >= pos[1] && y < pos[1] + side as i64;
+            frames.extend(if inside {
+                SQUARE_COLOR
+            } else {
+                SQUARE_BACKGROUND
+            });
         }
     }
 }
@@ -74,7 +88,11 @@ fn draw(frames: &mut Vec<u8>, size: usize, side: usize, pos: [i64; 2]) {
 pub fn square_centroid(frame: &[u8], size: usize) -> Option<[f32; 2]> {
     let (mut sx, mut sy, mut n) = (0f32, 0f32, 0f32);
     for (i, p) in frame.chunks_exact(3).enumerate() {
-        let dist = |c: [u8; 3]| (0..3).map(|k| (p[k] as f32 - c[k] as f32).powi(2)).sum::<f32>();
+        let dist = |c: [u8; 3]| {
+            (0..3)
+                .map(|k| (p[k] as f32 - c[k] as f32).powi(2))
+                .sum::<f32>()
+        };
         if dist(SQUARE_COLOR) < dist(SQUARE_BACKGROUND) {
             sx += (i % size) as f32;
             sy += (i / size) as f32;

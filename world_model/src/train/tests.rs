@@ -18,10 +18,37 @@ fn setup(seed: u64, train_cfg: TrainConfig) -> Trainer {
     let cfg = ModelConfig::tiny();
     let codec = PixelCodec::new((32, 32), (16, 16)).unwrap();
     let dev = Device::Cpu;
-    let train = WindowSource::from_episodes(&moving_square_episodes(24, 16, 32, 6, 1), &codec, &cfg, false, &dev).unwrap();
-    let val = WindowSource::from_episodes(&moving_square_episodes(4, 16, 32, 6, 2), &codec, &cfg, false, &dev).unwrap();
+    let train = WindowSource::from_episodes(
+        &moving_square_episodes(24, 16, 32, 6, 1),
+        &codec,
+        &cfg,
+        false,
+        &dev,
+    )
+    .unwrap();
+    let val = WindowSource::from_episodes(
+        &moving_square_episodes(4, 16, 32, 6, 2),
+        &codec,
+        &cfg,
+        false,
+        &dev,
+    )
+    .unwrap();
     let bg = background_latent(&codec, SQUARE_BACKGROUND, &dev).unwrap();
-    Trainer::new(&cfg, TrainConfig { seed, batch: 8, warmup: 10, val_windows: 32, ..train_cfg }, train, Some(&val), bg).unwrap()
+    Trainer::new(
+        &cfg,
+        TrainConfig {
+            seed,
+            batch: 8,
+            warmup: 10,
+            val_windows: 32,
+            ..train_cfg
+        },
+        train,
+        Some(&val),
+        bg,
+    )
+    .unwrap()
 }
 
 fn run(t: &mut Trainer, until: u64, total: u64) -> Vec<f32> {
@@ -41,7 +68,11 @@ fn training_lowers_validation_loss_and_is_deterministic() {
     let end = a.validation_loss().unwrap().unwrap();
     assert!(end < 0.5 * start, "validation loss {start} -> {end}");
     let mut b = setup(0, TrainConfig::default());
-    assert_eq!(run(&mut b, 60, 60), curve_a, "same seed, different loss curve");
+    assert_eq!(
+        run(&mut b, 60, 60),
+        curve_a,
+        "same seed, different loss curve"
+    );
     let mut c = setup(1, TrainConfig::default());
     assert_ne!(run(&mut c, 5, 60), curve_a[..5].to_vec());
 }
@@ -53,7 +84,9 @@ fn stop_and_resume_gives_the_uninterrupted_curve() {
     let curve = run(&mut full, 20, 20);
     let mut first = setup(3, TrainConfig::default());
     let mut resumed_curve = run(&mut first, 8, 20);
-    first.save(dir.path(), "synthetic", serde_json::json!({"note": "test"})).unwrap();
+    first
+        .save(dir.path(), "synthetic", serde_json::json!({"note": "test"}))
+        .unwrap();
     drop(first);
     let mut second = setup(3, TrainConfig::default());
     let extra = second.resume(dir.path()).unwrap();
@@ -74,10 +107,19 @@ fn saved_model_gives_bit_identical_outputs() {
     let loaded = load_model(dir.path(), false, &Device::Cpu).unwrap();
     let cfg = ModelConfig::tiny();
     let (c, h, w) = cfg.latent_shape();
-    let x = Tensor::ones((2, cfg.window(), c, h, w), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let x = Tensor::ones(
+        (2, cfg.window(), c, h, w),
+        candle_core::DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
     let s = Tensor::full(0.5f32, (2, cfg.window()), &Device::Cpu).unwrap();
     let a = Tensor::full(0.1f32, (2, cfg.window(), 2), &Device::Cpu).unwrap();
-    let p1 = t.model().forward(&x, &s, &a, None, false).unwrap().prediction;
+    let p1 = t
+        .model()
+        .forward(&x, &s, &a, None, false)
+        .unwrap()
+        .prediction;
     let p2 = loaded.forward(&x, &s, &a, None, false).unwrap().prediction;
     let v1: Vec<f32> = p1.flatten_all().unwrap().to_vec1().unwrap();
     let v2: Vec<f32> = p2.flatten_all().unwrap().to_vec1().unwrap();
@@ -92,7 +134,14 @@ fn overfit_model_predicts_the_next_square_position() {
     let episodes = moving_square_episodes(6, 12, 32, 6, 7);
     let train = WindowSource::from_episodes(&episodes, &codec, &cfg, false, &dev).unwrap();
     let bg = background_latent(&codec, SQUARE_BACKGROUND, &dev).unwrap();
-    let tc = TrainConfig { seed: 0, batch: 16, warmup: 20, lr: 3e-3, val_windows: 0, ..TrainConfig::default() };
+    let tc = TrainConfig {
+        seed: 0,
+        batch: 16,
+        warmup: 20,
+        lr: 3e-3,
+        val_windows: 0,
+        ..TrainConfig::default()
+    };
     let mut t = Trainer::new(&cfg, tc, train, None, bg).unwrap();
     let total = 800;
     while t.step() < total {
@@ -107,10 +156,25 @@ fn overfit_model_predicts_the_next_square_position() {
     let (mut err_model, mut err_copy) = (0f32, 0f32);
     let windows = ep.len() + 1 - cfg.context_frames;
     for start in 0..windows {
-        let ctx_frames: Vec<u8> = (start..start + cfg.context_frames).flat_map(|i| frame(i).to_vec()).collect();
+        let ctx_frames: Vec<u8> = (start..start + cfg.context_frames)
+            .flat_map(|i| frame(i).to_vec())
+            .collect();
         let ctx = crate::codec::frames_tensor(&ctx_frames, 32, 32, &dev).unwrap();
-        let past = Tensor::from_slice(&ep.actions[start * 2..(start + cfg.context_frames - 1) * 2], (1, cfg.context_frames - 1, 2), &dev).unwrap();
-        let mut dreamer = Dreamer::new(model.clone(), codec.clone(), &ctx, &past, ChaCha8Rng::seed_from_u64(0), SampleOptions::default()).unwrap();
+        let past = Tensor::from_slice(
+            &ep.actions[start * 2..(start + cfg.context_frames - 1) * 2],
+            (1, cfg.context_frames - 1, 2),
+            &dev,
+        )
+        .unwrap();
+        let mut dreamer = Dreamer::new(
+            model.clone(),
+            codec.clone(),
+            &ctx,
+            &past,
+            ChaCha8Rng::seed_from_u64(0),
+            SampleOptions::default(),
+        )
+        .unwrap();
         let a_idx = start + cfg.context_frames - 1;
         let act = Tensor::from_slice(&ep.actions[a_idx * 2..a_idx * 2 + 2], (1, 2), &dev).unwrap();
         let out = dreamer.step(&act).unwrap();
@@ -118,16 +182,21 @@ fn overfit_model_predicts_the_next_square_position() {
         let truth = square_centroid(frame(start + cfg.context_frames), 32).unwrap();
         let last = square_centroid(frame(start + cfg.context_frames - 1), 32).unwrap();
         let got = square_centroid(&pred, 32).expect("the square vanished");
-        let dist = |a: [f32; 2], b: [f32; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
+        let dist =
+            |a: [f32; 2], b: [f32; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
         err_model += dist(got, truth) / windows as f32;
         err_copy += dist(last, truth) / windows as f32;
     }
-    assert!(err_model < 1.0 && err_model < 0.5 * err_copy, "model {err_model} px, copy-last {err_copy} px");
+    assert!(
+        err_model < 1.0 && err_model < 0.5 * err_copy,
+        "model {err_model} px, copy-last {err_copy} px"
+    );
 }
 
 fn load_in_memory(t: &Trainer) -> crate::dit::DiT {
     let m = crate::dit::DiT::new(t.model().config(), 0, &Device::Cpu).unwrap();
-    m.load_weights(&t.model().params().snapshot().unwrap().into_iter().collect()).unwrap();
+    m.load_weights(&t.model().params().snapshot().unwrap().into_iter().collect())
+        .unwrap();
     m
 }
 
@@ -139,9 +208,26 @@ fn speed_of_small_training_and_dreaming() {
     let cfg = ModelConfig::small();
     let codec = PixelCodec::new((64, 64), (32, 32)).unwrap();
     let dev = Device::Cpu;
-    let train = WindowSource::from_episodes(&moving_square_episodes(16, 20, 64, 8, 1), &codec, &cfg, false, &dev).unwrap();
+    let train = WindowSource::from_episodes(
+        &moving_square_episodes(16, 20, 64, 8, 1),
+        &codec,
+        &cfg,
+        false,
+        &dev,
+    )
+    .unwrap();
     let bg = background_latent(&codec, SQUARE_BACKGROUND, &dev).unwrap();
-    let mut t = Trainer::new(&cfg, TrainConfig { val_windows: 0, ..TrainConfig::default() }, train, None, bg).unwrap();
+    let mut t = Trainer::new(
+        &cfg,
+        TrainConfig {
+            val_windows: 0,
+            ..TrainConfig::default()
+        },
+        train,
+        None,
+        bg,
+    )
+    .unwrap();
     t.train_step(1e-3).unwrap();
     let start = std::time::Instant::now();
     let steps = 5;
@@ -149,7 +235,11 @@ fn speed_of_small_training_and_dreaming() {
         t.train_step(1e-3).unwrap();
     }
     let s = start.elapsed().as_secs_f64() / steps as f64;
-    println!("small: {:.3} s per step of 32 windows = {:.1} windows/s", s, 32.0 / s);
+    println!(
+        "small: {:.3} s per step of 32 windows = {:.1} windows/s",
+        s,
+        32.0 / s
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let batch = t.train_windows().sample(32, &mut rng).unwrap();
     let noise = crate::objective::draw_noise(&cfg, 32, &mut rng, &dev).unwrap();
@@ -163,14 +253,24 @@ fn speed_of_small_training_and_dreaming() {
     println!("small: forward {fwd:.3} s, backward {bwd:.3} s at batch 32");
     let (c, h, w) = cfg.latent_shape();
     for b in [1usize, 32] {
-        let ctx = Tensor::zeros((b, cfg.context_frames, c, h, w), candle_core::DType::F32, &dev).unwrap();
+        let ctx = Tensor::zeros(
+            (b, cfg.context_frames, c, h, w),
+            candle_core::DType::F32,
+            &dev,
+        )
+        .unwrap();
         let a = Tensor::zeros((b, cfg.window(), 2), candle_core::DType::F32, &dev).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        crate::sampler::dream_step(t.model(), &ctx, &a, &mut rng, &SampleOptions::default()).unwrap();
+        crate::sampler::dream_step(t.model(), &ctx, &a, &mut rng, &SampleOptions::default())
+            .unwrap();
         let start = std::time::Instant::now();
         for _ in 0..5 {
-            crate::sampler::dream_step(t.model(), &ctx, &a, &mut rng, &SampleOptions::default()).unwrap();
+            crate::sampler::dream_step(t.model(), &ctx, &a, &mut rng, &SampleOptions::default())
+                .unwrap();
         }
-        println!("small: dream step at batch {b}: {:.1} ms", start.elapsed().as_secs_f64() * 200.0);
+        println!(
+            "small: dream step at batch {b}: {:.1} ms",
+            start.elapsed().as_secs_f64() * 200.0
+        );
     }
 }

@@ -42,7 +42,11 @@ impl WindowSource {
         keep_frames: bool,
         device: &Device,
     ) -> ModelResult<Self> {
-        let mut out = WindowSource { episodes: Vec::new(), starts: Vec::new(), window: cfg.window() };
+        let mut out = WindowSource {
+            episodes: Vec::new(),
+            starts: Vec::new(),
+            window: cfg.window(),
+        };
         for ep in episodes {
             out.push(ep, codec, cfg, keep_frames, device)?;
         }
@@ -50,7 +54,14 @@ impl WindowSource {
     }
 
     /// Encodes and adds one episode (skipped when shorter than a window).
-    pub fn push(&mut self, ep: &Episode, codec: &dyn FrameCodec, cfg: &ModelConfig, keep_frames: bool, device: &Device) -> ModelResult<()> {
+    pub fn push(
+        &mut self,
+        ep: &Episode,
+        codec: &dyn FrameCodec,
+        cfg: &ModelConfig,
+        keep_frames: bool,
+        device: &Device,
+    ) -> ModelResult<()> {
         let [fh, fw] = cfg.frame_size;
         let n = ep.len();
         let a = cfg.action.width();
@@ -70,19 +81,28 @@ impl WindowSource {
             )));
         }
         if let Some(bad) = ep.actions.iter().find(|v| !v.is_finite()) {
-            return Err(ModelError::InvalidData(format!("episode seed {}: action value {bad}", ep.seed)));
+            return Err(ModelError::InvalidData(format!(
+                "episode seed {}: action value {bad}",
+                ep.seed
+            )));
         }
         if let ActionKind::Discrete { n: k } = cfg.action {
             if let Some(bad) = ep.actions.iter().find(|&&v| v < 0.0 || v >= k as f32) {
-                return Err(ModelError::InvalidData(format!("episode seed {}: discrete action {bad} >= {k}", ep.seed)));
+                return Err(ModelError::InvalidData(format!(
+                    "episode seed {}: discrete action {bad} >= {k}",
+                    ep.seed
+                )));
             }
         }
         if n + 1 < self.window {
             return Ok(());
         }
-        let latents = codec.encode(&frames_tensor(&ep.frames, fh, fw, device)?)?.squeeze(0)?;
+        let latents = codec
+            .encode(&frames_tensor(&ep.frames, fh, fw, device)?)?
+            .squeeze(0)?;
         let index = self.episodes.len();
-        self.starts.extend((0..=n + 1 - self.window).map(|t| (index, t)));
+        self.starts
+            .extend((0..=n + 1 - self.window).map(|t| (index, t)));
         self.episodes.push(EncodedEpisode {
             latents,
             actions: Tensor::from_slice(&ep.actions, (n, a), device)?,
@@ -112,21 +132,32 @@ impl WindowSource {
         let zero = Tensor::zeros((1, a), DType::F32, ep.actions.device())?;
         let actions = Tensor::cat(&[&zero, &ep.actions.narrow(0, t, w - 1)?], 0)?;
         let last = t + w - 2;
-        Ok((latents, actions, ep.rewards[last], if ep.terminated[last] { 1.0 } else { 0.0 }))
+        Ok((
+            latents,
+            actions,
+            ep.rewards[last],
+            if ep.terminated[last] { 1.0 } else { 0.0 },
+        ))
     }
 
     /// `batch` windows drawn uniformly from `rng`.
     pub fn sample(&self, batch: usize, rng: &mut ChaCha8Rng) -> ModelResult<Batch> {
         if self.starts.is_empty() {
-            return Err(ModelError::InvalidData(format!("no episode holds a window of {} frames", self.window)));
+            return Err(ModelError::InvalidData(format!(
+                "no episode holds a window of {} frames",
+                self.window
+            )));
         }
-        let picks: Vec<(usize, usize)> = (0..batch).map(|_| self.starts[rng.random_range(0..self.starts.len())]).collect();
+        let picks: Vec<(usize, usize)> = (0..batch)
+            .map(|_| self.starts[rng.random_range(0..self.starts.len())])
+            .collect();
         self.gather(&picks)
     }
 
     /// The windows `picks` (episode, first frame) as one batch.
     pub fn gather(&self, picks: &[(usize, usize)]) -> ModelResult<Batch> {
-        let (mut lat, mut act, mut rew, mut term) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut lat, mut act, mut rew, mut term) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &(e, t) in picks {
             let (l, a, r, d) = self.window(e, t)?;
             lat.push(l);
@@ -157,23 +188,33 @@ pub fn guess_background(ep: &Episode) -> [u8; 3] {
     for p in ep.frames.chunks_exact(3).take(px) {
         *counts.entry([p[0], p[1], p[2]]).or_insert(0usize) += 1;
     }
-    counts.into_iter().max_by_key(|(c, n)| (*n, *c)).map_or([0, 0, 0], |(c, _)| c)
+    counts
+        .into_iter()
+        .max_by_key(|(c, n)| (*n, *c))
+        .map_or([0, 0, 0], |(c, _)| c)
 }
 
 /// The background colour as a latent frame `[C, h, w]`.
-pub fn background_latent(codec: &dyn FrameCodec, rgb: [u8; 3], device: &Device) -> ModelResult<Tensor> {
+pub fn background_latent(
+    codec: &dyn FrameCodec,
+    rgb: [u8; 3],
+    device: &Device,
+) -> ModelResult<Tensor> {
     let (h, w) = codec.frame_size();
     let frame: Vec<u8> = (0..h * w).flat_map(|_| rgb).collect();
-    Ok(codec.encode(&frames_tensor(&frame, h, w, device)?)?.squeeze(0)?.squeeze(0)?)
+    Ok(codec
+        .encode(&frames_tensor(&frame, h, w, device)?)?
+        .squeeze(0)?
+        .squeeze(0)?)
 }
 
 /// The static scene as a latent frame `[C, h, w]`: the per-cell median over the
 /// first frame of up to `max_episodes` episodes (moving objects fall out of it).
 pub fn median_background(source: &WindowSource, max_episodes: usize) -> ModelResult<Tensor> {
     let eps = &source.episodes()[..source.episodes().len().min(max_episodes)];
-    let first = eps
-        .first()
-        .ok_or_else(|| ModelError::InvalidData("no episodes to estimate the background from".into()))?;
+    let first = eps.first().ok_or_else(|| {
+        ModelError::InvalidData("no episodes to estimate the background from".into())
+    })?;
     let shape = first.latents.get(0)?.dims().to_vec();
     let frames: Vec<Vec<f32>> = eps
         .iter()

@@ -1,0 +1,96 @@
+//! Writing a benchmark's results: `report.json`, `report.md`, PNG plots of error
+//! and kept share against the horizon (model, baselines, physics, ceiling) and
+//! side-by-side GIFs (dream | physics | difference) of the worst and median episodes.
+
+use std::path::{Path, PathBuf};
+
+use somnium_world_model::plots::{comparison_gif, line_plot};
+
+use super::episodes::EpisodeFrames;
+use super::BenchOutcome;
+use crate::EnvError;
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> EnvError {
+    EnvError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory,
+/// renamed into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EnvError> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
+        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Animates `episode` (dreamed frames only, after the context) as a GIF,
+/// upscaled `scale` times.
+pub fn episode_gif(
+    path: &Path,
+    episode: &EpisodeFrames,
+    (h, w): (usize, usize),
+    context: usize,
+    control_hz: f32,
+    scale: usize,
+) -> Result<(), EnvError> {
+    let fb = h * w * 3;
+    let n = episode.dream_frames;
+    let dream: Vec<&[u8]> = (context..n).map(|t| &episode.dream[t * fb..(t + 1) * fb]).collect();
+    let truth: Vec<&[u8]> = (context..n).map(|t| &episode.physics[t * fb..(t + 1) * fb]).collect();
+    let delay_ms = (1000.0 / control_hz.max(1.0)).round() as u16;
+    Ok(comparison_gif(path, &dream, &truth, h, w, scale, delay_ms)?)
+}
+
+/// Writes every output into `dir` (created); returns the paths written.
+pub fn write_outputs(
+    dir: &Path,
+    outcome: &BenchOutcome,
+    frame_size: (usize, usize),
+    control_hz: f32,
+) -> Result<Vec<PathBuf>, EnvError> {
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let r = &outcome.report;
+    let mut written = Vec::new();
+    let json = serde_json::to_vec_pretty(r).map_err(|e| io_err(dir, e))?;
+    let path = dir.join("report.json");
+    write_atomic(&path, &json)?;
+    written.push(path);
+    let path = dir.join("report.md");
+    write_atomic(&path, r.to_markdown().as_bytes())?;
+    written.push(path);
+    let title = format!("{} ({}), {} episodes", r.scenario, r.variant, r.episodes);
+    let plots: [(&str, &str, Box<dyn Fn(&somnium_world_model::metrics::HorizonStats) -> Option<f64>>); 3] = [
+        ("error_vs_horizon.png", "centroid error (px)", Box::new(|s| s.centroid_error_px.map(|e| e.mean))),
+        ("kept_vs_horizon.png", "share of objects kept", Box::new(|s| s.kept_share)),
+        ("psnr_vs_horizon.png", "PSNR (dB)", Box::new(|s| s.psnr_db.map(|p| p.mean))),
+    ];
+    for (name, y, value) in plots {
+        let path = dir.join(name);
+        let series = r.horizons.series(value);
+        if line_plot(&path, &title, "horizon (steps)", y, &series, true).is_ok() {
+            written.push(path);
+        }
+    }
+    for (name, episode) in [("worst.gif", &outcome.worst), ("median.gif", &outcome.median)] {
+        if let Some(ep) = episode.as_ref().filter(|e| e.dream_frames > r.context_frames) {
+            let path = dir.join(name);
+            episode_gif(&path, ep, frame_size, r.context_frames, control_hz, 4)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}

@@ -1,0 +1,115 @@
+//! `somnium eval`: the physics-consistency benchmark of a model on a scenario:
+//! report.json, report.md, PNG plots of error against horizon with the
+//! baselines, and GIFs of the worst and median episodes.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use candle_core::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use somnium_env::bench::output::write_outputs;
+use somnium_env::bench::{run_benchmark, BenchConfig, BenchReport};
+use somnium_env::lockstep::ActionPlan;
+use somnium_env::DreamModel;
+
+/// Arguments of `somnium eval`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The model: a checkpoint or run directory (e.g. models/bounce or runs/bounce).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Scenario id.
+    #[arg(long, default_value = "bounce-v0")]
+    pub scenario: String,
+    /// Scenario variant: `id` or `ood`.
+    #[arg(long, default_value = "id")]
+    pub variant: String,
+    /// Seeded episodes (seeds --seed, --seed + 1, ...).
+    #[arg(long, default_value_t = 50)]
+    pub episodes: usize,
+    /// Longest horizon in dreamed steps (horizons 1, 2, 4, ... up to it).
+    #[arg(long, default_value_t = 256)]
+    pub horizon: usize,
+    /// First episode seed (held out from training seeds by default).
+    #[arg(long, default_value_t = 10_000)]
+    pub seed: u64,
+    /// Actions: `idle`, `random` or `scripted`.
+    #[arg(long, default_value = "random")]
+    pub policy: String,
+    /// Episodes dreamed in one batched forward pass.
+    #[arg(long, default_value_t = 10)]
+    pub batch: usize,
+    /// Steps of the action-following test (0 skips it).
+    #[arg(long, default_value_t = 16)]
+    pub follow_steps: usize,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs the benchmark and writes its outputs; shared with `somnium demo`.
+pub fn evaluate(model: &DreamModel, scenario: &str, variant: &str, config: &BenchConfig, out: &Path) -> anyhow::Result<BenchReport> {
+    let scenario = somnium_scenarios::make(scenario, variant)?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} dreamed batch steps {elapsed} (eta {eta})")?);
+    bar.set_message(format!("{} {}", scenario.id(), variant));
+    let outcome = run_benchmark(model, scenario.as_ref(), config, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    let written = write_outputs(out, &outcome, model.frame_size(), scenario.control_hz())
+        .with_context(|| format!("writing the report in {}", out.display()))?;
+    print_key_numbers(&outcome.report);
+    println!("wrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    Ok(outcome.report)
+}
+
+/// The headline numbers of a report, on stdout.
+pub fn print_key_numbers(r: &BenchReport) {
+    let f = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.2}"));
+    let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{:.1}%", 100.0 * x));
+    println!("{} ({}), {} episodes: mean centroid error over horizons 1-32 (px), kept share", r.scenario, r.variant, r.episodes);
+    for s in &r.summary {
+        println!("  {:<18} {:>8}  {:>7}", s.name, f(s.mean_error_px_h1_32), pct(s.kept_share_h1_32));
+    }
+    println!(
+        "  model below every baseline: {}",
+        r.beats_baselines_h1_32.map_or("n/a", |b| if b { "yes" } else { "no" })
+    );
+    let l = &r.long_run;
+    println!(
+        "  long run: kept {} (h<=32), {} (all {} frames), {} (last 32); in arena {}; background ratio {}",
+        pct(l.kept_share_h32),
+        pct(l.kept_share_all),
+        l.frames,
+        pct(l.kept_share_last32),
+        pct(l.in_arena_share),
+        f(l.background_ratio)
+    );
+    if let Some(a) = &r.action_following {
+        println!(
+            "  action following ({} steps, {}): dream/physics response {}, relative error {}",
+            a.horizon,
+            a.object,
+            f(a.ratio),
+            pct(a.relative_error)
+        );
+    }
+}
+
+/// Run `somnium eval`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let model = DreamModel::load(&args.model, &Device::Cpu)?;
+    let config = BenchConfig {
+        episodes: args.episodes,
+        max_horizon: args.horizon,
+        seed: args.seed,
+        plan: ActionPlan::named(&args.policy, args.seed)?,
+        batch: args.batch,
+        follow_horizon: args.follow_steps,
+        ..BenchConfig::default()
+    };
+    evaluate(&model, &args.scenario, &args.variant, &config, &args.out)?;
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! End to end: a checkpoint on disk becomes a dream env through an env string,
+//! runs in lockstep with physics into a rollout file, and the `somnium dream`,
+//! `somnium eval` and `somnium demo` commands work on it (or explain what is missing).
+
+use std::path::Path;
+use std::process::Command;
+
+use candle_core::Device;
+use somnium_env::lockstep::{run_lockstep, ActionPlan};
+use somnium_env::{rollout, Env, EnvString};
+use somnium_world_model::checkpoint::{save, Checkpoint};
+use somnium_world_model::config::ModelConfig;
+use somnium_world_model::dit::DiT;
+
+/// Saves a tiny, randomly initialised bounce model (64x64 frames) into `dir`.
+fn tiny_checkpoint(dir: &Path) {
+    let cfg = ModelConfig {
+        frame_size: [64, 64],
+        model_size: [16, 16],
+        ..ModelConfig::tiny()
+    };
+    let model = DiT::new(&cfg, 3, &Device::Cpu).unwrap();
+    let ckpt = Checkpoint::new(
+        serde_json::to_value(&cfg).unwrap(),
+        0,
+        model.params().snapshot().unwrap(),
+    );
+    save(dir, &ckpt).unwrap();
+}
+
+fn somnium(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_somnium"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_checkpoint_dreams_in_lockstep_and_round_trips_as_a_rollout() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    tiny_checkpoint(&model_dir);
+    let spec = EnvString::parse(&format!("dream:bounce-v0@{}", model_dir.display())).unwrap();
+    let mut boxed = spec.build(None, &Device::Cpu).unwrap();
+    let (obs, _) = boxed.reset(Some(1)).unwrap();
+    assert_eq!((obs.frame.width, obs.frame.height), (64, 64));
+    assert!(obs.state.is_none());
+
+    let mut dream = spec.build_dream(&Device::Cpu).unwrap();
+    let r = run_lockstep(&mut dream, &ActionPlan::Scripted { seed: 4 }, 3, 10, |_| {}).unwrap();
+    assert_eq!(r.meta.steps, 10);
+    assert_eq!(r.meta.model.as_deref(), Some(model_dir.to_str().unwrap()));
+    let out = dir.path().join("rollout");
+    rollout::write(&out, &r).unwrap();
+    let back = rollout::read(&out).unwrap();
+    assert_eq!(back.meta, r.meta);
+    assert_eq!(back.physics_frames, r.physics_frames);
+    assert_eq!(back.actions, r.actions);
+}
+
+#[test]
+fn the_dream_and_eval_commands_write_their_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    tiny_checkpoint(&model_dir);
+    let env = format!("dream:bounce-v0@{}", model_dir.display());
+    let out = dir.path().join("rollout");
+    let o = somnium(&["dream", "--env", &env, "--seed", "3", "--steps", "12", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["rollout.json", "rollout.safetensors", "side_by_side.gif"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let report = dir.path().join("report");
+    let o = somnium(&[
+        "eval", "--model", model_dir.to_str().unwrap(), "--scenario", "bounce-v0", "--episodes", "2",
+        "--horizon", "4", "--follow-steps", "2", "--out", report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["report.json", "report.md", "error_vs_horizon.png"] {
+        assert!(report.join(f).is_file(), "{f} missing");
+    }
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("copy_last") && text.contains("physics_perturbed"), "{text}");
+}
+
+#[test]
+fn demo_and_dream_explain_a_missing_model() {
+    let o = somnium(&["demo", "--model", "/nonexistent/models/bounce"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no model at /nonexistent/models/bounce"), "{err}");
+    let o = somnium(&["dream", "--env", "dream:bounce-v0@/nonexistent/m", "--out", "/tmp/unused-rollout"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no model checkpoint"));
+}
