@@ -65,22 +65,46 @@ fn the_dream_and_eval_commands_write_their_files() {
     tiny_checkpoint(&model_dir);
     let env = format!("dream:bounce-v0@{}", model_dir.display());
     let out = dir.path().join("rollout");
-    let o = somnium(&["dream", "--env", &env, "--seed", "3", "--steps", "12", "--out", out.to_str().unwrap()]);
+    let o = somnium(&[
+        "dream",
+        "--env",
+        &env,
+        "--seed",
+        "3",
+        "--steps",
+        "12",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in ["rollout.json", "rollout.safetensors", "side_by_side.gif"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let report = dir.path().join("report");
     let o = somnium(&[
-        "eval", "--model", model_dir.to_str().unwrap(), "--scenario", "bounce-v0", "--episodes", "2",
-        "--horizon", "4", "--follow-steps", "2", "--out", report.to_str().unwrap(),
+        "eval",
+        "--model",
+        model_dir.to_str().unwrap(),
+        "--scenario",
+        "bounce-v0",
+        "--episodes",
+        "2",
+        "--horizon",
+        "4",
+        "--follow-steps",
+        "2",
+        "--out",
+        report.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in ["report.json", "report.md", "error_vs_horizon.png"] {
         assert!(report.join(f).is_file(), "{f} missing");
     }
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("copy_last") && text.contains("physics_perturbed"), "{text}");
+    assert!(
+        text.contains("copy_last") && text.contains("physics_perturbed"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -88,8 +112,17 @@ fn demo_and_dream_explain_a_missing_model() {
     let o = somnium(&["demo", "--model", "/nonexistent/models/bounce"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("no model at /nonexistent/models/bounce"), "{err}");
-    let o = somnium(&["dream", "--env", "dream:bounce-v0@/nonexistent/m", "--out", "/tmp/unused-rollout"]);
+    assert!(
+        err.contains("no model at /nonexistent/models/bounce"),
+        "{err}"
+    );
+    let o = somnium(&[
+        "dream",
+        "--env",
+        "dream:bounce-v0@/nonexistent/m",
+        "--out",
+        "/tmp/unused-rollout",
+    ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no model checkpoint"));
 }

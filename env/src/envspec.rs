@@ -125,7 +125,11 @@ impl EnvString {
 
     /// Builds a physics env rendering `size` `(height, width)` frames (64x64 by
     /// default), or loads the model onto `device` and builds a dream.
-    pub fn build(&self, size: Option<(usize, usize)>, device: &Device) -> Result<Box<dyn Env>, EnvError> {
+    pub fn build(
+        &self,
+        size: Option<(usize, usize)>,
+        device: &Device,
+    ) -> Result<Box<dyn Env>, EnvError> {
         Ok(match &self.kind {
             EnvKind::Physics => Box::new(self.build_physics(size)?),
             EnvKind::Dream { .. } => Box::new(self.build_dream(device)?),
@@ -159,7 +163,10 @@ mod tests {
     #[test]
     fn env_strings_parse_and_print() {
         let p = EnvString::parse("physics:push-v0").unwrap();
-        assert_eq!((p.kind.clone(), p.variant.as_str()), (EnvKind::Physics, "id"));
+        assert_eq!(
+            (p.kind.clone(), p.variant.as_str()),
+            (EnvKind::Physics, "id")
+        );
         assert_eq!(EnvString::parse("push-v0@ood").unwrap().variant, "ood");
         let d = EnvString::parse("dream:bounce-v0@runs/bounce/ckpt").unwrap();
         assert_eq!(
@@ -199,6 +206,9 @@ mod tests {
             .build(None, &Device::Cpu)
             .err()
             .unwrap();
-        assert!(missing.to_string().contains("no model checkpoint"), "{missing}");
+        assert!(
+            missing.to_string().contains("no model checkpoint"),
+            "{missing}"
+        );
     }
 }

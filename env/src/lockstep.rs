@@ -70,7 +70,8 @@ impl Recorder {
         } = self.meter.measure(r.meta.steps, dream, physics)?;
         r.meta.metrics.push(metrics);
         r.dream_centroids.extend(dream_centroids.iter().flatten());
-        r.physics_centroids.extend(physics_centroids.iter().flatten());
+        r.physics_centroids
+            .extend(physics_centroids.iter().flatten());
         r.dream_frames.extend_from_slice(dream);
         r.physics_frames.extend_from_slice(physics);
         r.physics_states.extend(twin.state());
@@ -172,7 +173,14 @@ pub fn run_lockstep(
         for t in 0..wn {
             if t > 0 {
                 let tr = twin.step(&warmup)?;
-                push_transition(&mut rec.rollout, &warmup, tr.reward, tr.terminated, tr.reward, tr.terminated);
+                push_transition(
+                    &mut rec.rollout,
+                    &warmup,
+                    tr.reward,
+                    tr.terminated,
+                    tr.reward,
+                    tr.terminated,
+                );
             }
             let frame = twin.render(w, h);
             rec.frame(&frame.data, twin.as_ref(), &frame.data)?;
@@ -201,7 +209,14 @@ pub fn run_lockstep(
                 .get("terminated_prob")
                 .and_then(|p| p.as_f64())
                 .is_some_and(|p| p > 0.5);
-            push_transition(&mut rec.rollout, &space.clip(&action), tr.reward, tr.terminated, step.reward, dream_terminated);
+            push_transition(
+                &mut rec.rollout,
+                &space.clip(&action),
+                tr.reward,
+                tr.terminated,
+                step.reward,
+                dream_terminated,
+            );
             let physics = twin.render(w, h);
             rec.frame(&step.obs.frame.data, twin.as_ref(), &physics.data)?;
             progress(rec.rollout.meta.steps);
@@ -218,7 +233,14 @@ pub fn run_lockstep(
     Ok(rec.rollout)
 }
 
-fn push_transition(r: &mut Rollout, action: &Action, p_reward: f32, p_term: bool, d_reward: f32, d_term: bool) {
+fn push_transition(
+    r: &mut Rollout,
+    action: &Action,
+    p_reward: f32,
+    p_term: bool,
+    d_reward: f32,
+    d_term: bool,
+) {
     r.actions.extend(action.to_f32());
     r.physics_rewards.push(p_reward);
     r.physics_terminated.push(p_term);
@@ -239,7 +261,10 @@ mod tests {
         let wn = model.context_frames();
         let mut dream = DreamEnv::make("bounce-v0", "id", model).unwrap();
         let mut seen = 0;
-        let r = run_lockstep(&mut dream, &ActionPlan::Random { seed: 1 }, 9, 6, |n| seen = n).unwrap();
+        let r = run_lockstep(&mut dream, &ActionPlan::Random { seed: 1 }, 9, 6, |n| {
+            seen = n
+        })
+        .unwrap();
         assert_eq!(seen, 6);
         assert_eq!(r.meta.steps, 6);
         assert_eq!(r.meta.context_frames, wn);

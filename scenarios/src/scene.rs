@@ -22,7 +22,11 @@ pub enum SceneShape {
     /// A cylinder along the local `y` axis, from `-half_height` to `+half_height`.
     Cylinder { half_height: f32, radius: f32 },
     /// A capsule: a segment from `a` to `b` (local coordinates) swept by a sphere of `radius`.
-    Capsule { a: [f32; 3], b: [f32; 3], radius: f32 },
+    Capsule {
+        a: [f32; 3],
+        b: [f32; 3],
+        radius: f32,
+    },
     /// A shape the viewer cannot draw exactly; `half_extents` of its local bounding box.
     Other { half_extents: [f32; 3] },
 }

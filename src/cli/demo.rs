@@ -19,10 +19,10 @@ pub struct Args {
     #[arg(long, default_value = "demo")]
     pub out: PathBuf,
     /// Episodes.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 6)]
     pub episodes: usize,
     /// Longest horizon in dreamed steps.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 48)]
     pub horizon: usize,
 }
 
@@ -37,16 +37,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let model = DreamModel::load(&args.model, &Device::Cpu)?;
-    println!("somnium demo: {} dreaming bounce-v0 next to rapier physics", args.model.display());
+    println!(
+        "somnium demo: {} dreaming bounce-v0 next to rapier physics",
+        args.model.display()
+    );
     let config = BenchConfig {
         episodes: args.episodes,
         max_horizon: args.horizon,
         plan: ActionPlan::Random { seed: 0 },
         batch: args.episodes.max(1),
-        follow_episodes: args.episodes.min(6),
+        follow_episodes: args.episodes.min(4),
         ..BenchConfig::default()
     };
     super::eval::evaluate(&model, "bounce-v0", "id", &config, &args.out)?;
-    println!("done in {:.0} s; open {}/report.md and {}/median.gif", started.elapsed().as_secs_f64(), args.out.display(), args.out.display());
+    println!(
+        "done in {:.0} s; open {}/report.md and {}/median.gif",
+        started.elapsed().as_secs_f64(),
+        args.out.display(),
+        args.out.display()
+    );
     Ok(())
 }

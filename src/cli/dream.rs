@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use somnium_env::bench::output::episode_gif;
 use somnium_env::bench::episodes::EpisodeFrames;
+use somnium_env::bench::output::episode_gif;
 use somnium_env::lockstep::{run_lockstep, ActionPlan};
 use somnium_env::rollout::{self, Rollout};
 use somnium_env::{EnvKind, EnvString};
@@ -45,8 +45,17 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 /// Prints what a person wants to know about a rollout.
 pub fn print_summary(r: &Rollout) {
     let dreamed = &r.meta.metrics[r.meta.context_frames.min(r.meta.metrics.len())..];
-    let kept: Vec<bool> = dreamed.iter().flat_map(|m| m.kept.iter().copied()).collect();
-    let share = |n: usize, d: usize| if d == 0 { 0.0 } else { 100.0 * n as f64 / d as f64 };
+    let kept: Vec<bool> = dreamed
+        .iter()
+        .flat_map(|m| m.kept.iter().copied())
+        .collect();
+    let share = |n: usize, d: usize| {
+        if d == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / d as f64
+        }
+    };
     println!(
         "{} dreamed steps of {} ({}), seed {}:",
         dreamed.len(),
@@ -78,15 +87,23 @@ pub fn print_summary(r: &Rollout) {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = EnvString::parse(&args.env)?;
     if !matches!(spec.kind, EnvKind::Dream { .. }) {
-        bail!("--env {} is physics; give a dream as dream:SCENARIO@MODEL", args.env);
+        bail!(
+            "--env {} is physics; give a dream as dream:SCENARIO@MODEL",
+            args.env
+        );
     }
     let mut dream = spec.build_dream(&Device::Cpu)?;
     let plan = ActionPlan::named(&args.policy, args.seed)?;
     let bar = ProgressBar::new(args.steps as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} frames {elapsed} (eta {eta})")?);
-    let r = run_lockstep(&mut dream, &plan, args.seed, args.steps, |n| bar.set_position(n as u64))?;
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} frames {elapsed} (eta {eta})",
+    )?);
+    let r = run_lockstep(&mut dream, &plan, args.seed, args.steps, |n| {
+        bar.set_position(n as u64)
+    })?;
     bar.finish_and_clear();
-    rollout::write(&args.out, &r).with_context(|| format!("writing the rollout {}", args.out.display()))?;
+    rollout::write(&args.out, &r)
+        .with_context(|| format!("writing the rollout {}", args.out.display()))?;
     let gif = args.out.join("side_by_side.gif");
     let episode = EpisodeFrames {
         seed: r.meta.seed,
@@ -96,9 +113,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         dream_frames: r.meta.steps,
     };
     if r.meta.steps > r.meta.context_frames {
-        episode_gif(&gif, &episode, (r.meta.height, r.meta.width), r.meta.context_frames, r.meta.control_hz, args.gif_scale)?;
+        episode_gif(
+            &gif,
+            &episode,
+            (r.meta.height, r.meta.width),
+            r.meta.context_frames,
+            r.meta.control_hz,
+            args.gif_scale,
+        )?;
     }
     print_summary(&r);
-    println!("wrote {} (rollout.json, rollout.safetensors) and {}", args.out.display(), gif.display());
+    println!(
+        "wrote {} (rollout.json, rollout.safetensors) and {}",
+        args.out.display(),
+        gif.display()
+    );
     Ok(())
 }

@@ -48,10 +48,18 @@ pub struct Args {
 }
 
 /// Runs the benchmark and writes its outputs; shared with `somnium demo`.
-pub fn evaluate(model: &DreamModel, scenario: &str, variant: &str, config: &BenchConfig, out: &Path) -> anyhow::Result<BenchReport> {
+pub fn evaluate(
+    model: &DreamModel,
+    scenario: &str,
+    variant: &str,
+    config: &BenchConfig,
+    out: &Path,
+) -> anyhow::Result<BenchReport> {
     let scenario = somnium_scenarios::make(scenario, variant)?;
     let bar = ProgressBar::new(0);
-    bar.set_style(ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} dreamed batch steps {elapsed} (eta {eta})")?);
+    bar.set_style(ProgressStyle::with_template(
+        "{msg} {bar:40} {pos}/{len} dreamed batch steps {elapsed} (eta {eta})",
+    )?);
     bar.set_message(format!("{} {}", scenario.id(), variant));
     let outcome = run_benchmark(model, scenario.as_ref(), config, |done, total| {
         bar.set_length(total as u64);
@@ -61,7 +69,14 @@ pub fn evaluate(model: &DreamModel, scenario: &str, variant: &str, config: &Benc
     let written = write_outputs(out, &outcome, model.frame_size(), scenario.control_hz())
         .with_context(|| format!("writing the report in {}", out.display()))?;
     print_key_numbers(&outcome.report);
-    println!("wrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "wrote {}",
+        written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(outcome.report)
 }
 
@@ -69,13 +84,22 @@ pub fn evaluate(model: &DreamModel, scenario: &str, variant: &str, config: &Benc
 pub fn print_key_numbers(r: &BenchReport) {
     let f = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.2}"));
     let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{:.1}%", 100.0 * x));
-    println!("{} ({}), {} episodes: mean centroid error over horizons 1-32 (px), kept share", r.scenario, r.variant, r.episodes);
+    println!(
+        "{} ({}), {} episodes: mean centroid error over horizons 1-32 (px), kept share",
+        r.scenario, r.variant, r.episodes
+    );
     for s in &r.summary {
-        println!("  {:<18} {:>8}  {:>7}", s.name, f(s.mean_error_px_h1_32), pct(s.kept_share_h1_32));
+        println!(
+            "  {:<18} {:>8}  {:>7}",
+            s.name,
+            f(s.mean_error_px_h1_32),
+            pct(s.kept_share_h1_32)
+        );
     }
     println!(
         "  model below every baseline: {}",
-        r.beats_baselines_h1_32.map_or("n/a", |b| if b { "yes" } else { "no" })
+        r.beats_baselines_h1_32
+            .map_or("n/a", |b| if b { "yes" } else { "no" })
     );
     let l = &r.long_run;
     println!(

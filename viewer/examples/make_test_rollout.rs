@@ -17,7 +17,10 @@ use somnium_env::{DreamEnv, DreamModel};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let out = PathBuf::from(args.next().context("usage: make_test_rollout OUT_DIR [CHECKPOINT] [STEPS] [SEED]")?);
+    let out = PathBuf::from(
+        args.next()
+            .context("usage: make_test_rollout OUT_DIR [CHECKPOINT] [STEPS] [SEED]")?,
+    );
     let checkpoint = args.next().filter(|a| a != "-");
     let steps: usize = args.next().map_or(Ok(12), |s| s.parse()).context("STEPS")?;
     let seed: u64 = args.next().map_or(Ok(3), |s| s.parse()).context("SEED")?;
@@ -26,7 +29,13 @@ fn main() -> anyhow::Result<()> {
         None => DreamModel::random(&somnium_world_model::config::ModelConfig::tiny(), seed)?,
     };
     let mut dream = DreamEnv::make("bounce-v0", "id", model)?;
-    let rollout = run_lockstep(&mut dream, &ActionPlan::Scripted { seed }, seed, steps, |_| {})?;
+    let rollout = run_lockstep(
+        &mut dream,
+        &ActionPlan::Scripted { seed },
+        seed,
+        steps,
+        |_| {},
+    )?;
     somnium_env::rollout::write(&out, &rollout)?;
     println!(
         "wrote {} ({} steps, {} context frames, model {:?})",

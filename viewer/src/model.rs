@@ -166,6 +166,8 @@ pub struct MetricSeries {
     pub name: String,
     /// Unit shown after the value (may be empty).
     pub unit: String,
+    /// Digits after the decimal point in the HUD.
+    pub decimals: usize,
     /// One value per step; NaN where the rollout has no value for the step.
     pub values: Vec<f32>,
 }
@@ -317,6 +319,7 @@ pub(crate) mod tests {
             metrics: vec![MetricSeries {
                 name: "pos err".into(),
                 unit: "m".into(),
+                decimals: 3,
                 values: vec![0.0, 0.05],
             }],
             predicted_centroids: vec![],

@@ -172,7 +172,10 @@ pub fn spawn_panels(
         commands
             .spawn((
                 placed(|l| l.view3d, &layout, IVec2::new(12, 8)).1,
-                Text::new(format!("{}  ·  ground truth in 3D", view.scenario)),
+                Text::new(format!(
+                    "{}: ground truth in 3D, dream centroids as wire spheres",
+                    view.scenario
+                )),
                 TextFont::from_font_size(16.0),
                 TextColor(CAPTION_COLOR),
             ))
@@ -267,7 +270,7 @@ pub fn spawn_panels(
                 StatusText,
                 placed(|l| l.status, &layout, IVec2::ZERO),
                 Text::new(""),
-                TextFont::from_font_size(14.0),
+                TextFont::from_font_size(13.0),
                 TextColor(CAPTION_COLOR),
             ))
             .id(),
@@ -305,7 +308,7 @@ pub fn hud_text(view: &crate::model::RolloutView, step: usize) -> String {
     for m in &view.metrics {
         let value = m.values.get(step).copied().unwrap_or(f32::NAN);
         let shown = if value.is_finite() {
-            format!("{value:.3} {}", m.unit)
+            format!("{value:.prec$} {}", m.unit, prec = m.decimals)
         } else {
             "-".into()
         };
@@ -317,7 +320,7 @@ pub fn hud_text(view: &crate::model::RolloutView, step: usize) -> String {
 /// The status line: step, play state, speed and the keys.
 pub fn status_text(timeline: &Timeline) -> String {
     format!(
-        "step {} / {}   {}   speed {}x      space play/pause · ←/→ step · PgUp/PgDn ±10 · Home/End · +/- speed · drag bar to scrub · mouse orbit/pan/zoom · R reset view · C centroids",
+        "step {} / {}  {}  {}x   |  space play  <- -> step  PgUp PgDn 10  Home End  + - speed  drag bar  |  mouse orbit/pan/zoom  R reset  C centroids",
         timeline.step(),
         timeline.steps().saturating_sub(1),
         if timeline.playing() { "playing" } else { "paused" },
@@ -383,7 +386,7 @@ mod tests {
         let view = crate::model::tests::tiny_rollout();
         assert_eq!(hud_text(&view, 1), "pos err: 0.050 m");
         let mut t = Timeline::new(10, 3, 15.0);
-        assert!(status_text(&t).starts_with("step 3 / 9   paused   speed 1x"));
+        assert!(status_text(&t).starts_with("step 3 / 9  paused  1x"));
         t.toggle_play();
         assert!(status_text(&t).contains("playing"));
     }

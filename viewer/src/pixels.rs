@@ -39,12 +39,9 @@ pub const HEAT_FULL_SCALE: f32 = 128.0;
 /// at [`HEAT_FULL_SCALE`].
 pub fn heat_color(d: u8) -> [u8; 3] {
     let t = (f32::from(d) / HEAT_FULL_SCALE).clamp(0.0, 1.0);
-    let channel = |start: f32| ((t - start) / (1.0 / 3.0)).clamp(0.0, 1.0);
-    [
-        (channel(0.0) * 255.0) as u8,
-        (channel(1.0 / 3.0) * 255.0) as u8,
-        (channel(2.0 / 3.0) * 255.0) as u8,
-    ]
+    // Red rises over the first third, green over the second, blue over the last.
+    let channel = |third: f32| ((3.0 * t - third).clamp(0.0, 1.0) * 255.0).round() as u8;
+    [channel(0.0), channel(1.0), channel(2.0)]
 }
 
 /// The heat map of `|dream - physics|` as RGBA `[h, w, 4]`; `None` when sizes differ.

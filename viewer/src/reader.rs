@@ -8,9 +8,7 @@ use std::path::Path;
 use somnium_env::rollout::{self, Rollout, META_FILE};
 use somnium_scenarios::SceneShape;
 
-use crate::model::{
-    CameraView, MetricSeries, ObjectShape, Pose, RgbFrame, SceneObjectView,
-};
+use crate::model::{CameraView, MetricSeries, ObjectShape, Pose, RgbFrame, SceneObjectView};
 use crate::{RolloutView, ViewerError};
 
 /// Open the rollout at `dir`: a clear error when it is missing or malformed.
@@ -106,11 +104,18 @@ pub fn view_of(r: &Rollout) -> Result<RolloutView, ViewerError> {
         up: c.up,
         fov_y_deg: c.fov_y_deg,
     });
-    let tracked = meta.objects.len();
+    // Objects physics shows (the colour table may list more than the episode has).
+    let shown = meta
+        .metrics
+        .iter()
+        .map(|m| m.area_ratio.iter().filter(|a| a.is_some()).count())
+        .max()
+        .unwrap_or(0);
     let metrics = vec![
         MetricSeries {
             name: "centroid error".into(),
             unit: "px".into(),
+            decimals: 2,
             values: meta
                 .metrics
                 .iter()
@@ -119,7 +124,8 @@ pub fn view_of(r: &Rollout) -> Result<RolloutView, ViewerError> {
         },
         MetricSeries {
             name: "objects kept".into(),
-            unit: format!("of {tracked}"),
+            unit: format!("of {shown}"),
+            decimals: 0,
             values: meta
                 .metrics
                 .iter()
@@ -129,6 +135,7 @@ pub fn view_of(r: &Rollout) -> Result<RolloutView, ViewerError> {
         MetricSeries {
             name: "PSNR".into(),
             unit: "dB".into(),
+            decimals: 1,
             values: meta.metrics.iter().map(|m| m.psnr_db).collect(),
         },
     ];
@@ -204,8 +211,13 @@ mod tests {
     #[test]
     fn a_missing_directory_and_a_missing_meta_file_are_named() {
         let dir = tempfile::tempdir().unwrap();
-        let err = read_rollout(&dir.path().join("nope")).unwrap_err().to_string();
-        assert!(err.starts_with("no rollout at") && err.contains("nope"), "{err}");
+        let err = read_rollout(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("no rollout at") && err.contains("nope"),
+            "{err}"
+        );
         let err = read_rollout(dir.path()).unwrap_err().to_string();
         assert!(err.contains("has no rollout.json"), "{err}");
     }

@@ -263,7 +263,7 @@ mod tests {
         app.insert_resource(Timeline::new(30, 0, 15.0))
             .init_resource::<ButtonInput<KeyCode>>()
             .add_systems(Update, keyboard_controls);
-        let mut press = |app: &mut App, key: KeyCode| {
+        let press = |app: &mut App, key: KeyCode| {
             let mut keys = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
             keys.clear();
             keys.release_all();

@@ -11,6 +11,7 @@ use crate::lockstep::{clone_scenario, ActionPlan};
 use crate::{DreamEnv, DreamVecEnv, EnvError};
 
 /// One episode's frame streams, `[T, H, W, 3]` u8 each, the first `W` the context.
+#[derive(Clone, Debug)]
 pub struct EpisodeFrames {
     pub seed: u64,
     pub physics: Vec<u8>,
@@ -94,7 +95,8 @@ pub fn run_batch(
     let envs = seeds
         .iter()
         .map(|_| {
-            let mut env = DreamEnv::new(clone_scenario(prototype)?, model.clone())?.with_max_episode_steps(None);
+            let mut env = DreamEnv::new(clone_scenario(prototype)?, model.clone())?
+                .with_max_episode_steps(None);
             env.set_ignore_termination(true);
             Ok(env)
         })

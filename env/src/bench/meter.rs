@@ -6,7 +6,9 @@
 use somnium_scenarios::ColorTable;
 use somnium_world_model::data::ManifestColor;
 use somnium_world_model::metrics::psnr;
-use somnium_world_model::objects::{ClassifyParams, Extractor, ObjectMeasure, BACKGROUND, UNCLASSIFIED};
+use somnium_world_model::objects::{
+    ClassifyParams, Extractor, ObjectMeasure, BACKGROUND, UNCLASSIFIED,
+};
 
 use crate::rollout::StepMetrics;
 use crate::EnvError;
@@ -51,12 +53,23 @@ fn centroid_or_nan(m: &ObjectMeasure) -> [f32; 2] {
 
 impl FrameMeter {
     /// Tracks every dynamic object of `colors` in `height x width` frames.
-    pub fn new(colors: &ColorTable, height: usize, width: usize, arena_px: Option<[f32; 4]>) -> Self {
+    pub fn new(
+        colors: &ColorTable,
+        height: usize,
+        width: usize,
+        arena_px: Option<[f32; 4]>,
+    ) -> Self {
         let table = manifest_colors(colors);
         let tracked: Vec<usize> = (0..table.len()).filter(|&i| table[i].dynamic).collect();
         let names = tracked.iter().map(|&i| table[i].name.clone()).collect();
         Self {
-            extractor: Extractor::new(height, width, &table, colors.background, ClassifyParams::default()),
+            extractor: Extractor::new(
+                height,
+                width,
+                &table,
+                colors.background,
+                ClassifyParams::default(),
+            ),
             tracked,
             names,
             arena_px,
@@ -80,8 +93,7 @@ impl FrameMeter {
     pub fn background_share(&self, frame: &[u8]) -> Result<f32, EnvError> {
         let labels = self.extractor.labels(frame)?;
         let is_static = |l: u16| {
-            l == BACKGROUND
-                || (l != UNCLASSIFIED && !self.tracked.contains(&(l as usize - 1)))
+            l == BACKGROUND || (l != UNCLASSIFIED && !self.tracked.contains(&(l as usize - 1)))
         };
         let bg = labels.iter().filter(|&&l| is_static(l)).count();
         Ok(bg as f32 / labels.len().max(1) as f32)
@@ -96,7 +108,12 @@ impl FrameMeter {
     }
 
     /// Measures `dream` against `physics` (both `[H, W, 3]` u8) at `step`.
-    pub fn measure(&self, step: usize, dream: &[u8], physics: &[u8]) -> Result<FramePair, EnvError> {
+    pub fn measure(
+        &self,
+        step: usize,
+        dream: &[u8],
+        physics: &[u8],
+    ) -> Result<FramePair, EnvError> {
         if dream.len() != self.frame_len || physics.len() != self.frame_len {
             return Err(EnvError::BadConfig(format!(
                 "frames of {} and {} bytes, the meter takes {}",
@@ -107,8 +124,11 @@ impl FrameMeter {
         }
         let d = self.objects(dream)?;
         let p = self.objects(physics)?;
-        let object_error_px: Vec<Option<f32>> =
-            d.iter().zip(&p).map(|(a, b)| a.centroid_distance(b)).collect();
+        let object_error_px: Vec<Option<f32>> = d
+            .iter()
+            .zip(&p)
+            .map(|(a, b)| a.centroid_distance(b))
+            .collect();
         let found: Vec<f32> = object_error_px.iter().flatten().copied().collect();
         let metrics = StepMetrics {
             step,
@@ -145,7 +165,10 @@ mod tests {
         let mut s = make("bounce-v0", "id").unwrap();
         s.reset(seed);
         let frame = s.render(64, 64);
-        (FrameMeter::new(&s.colors(), 64, 64, s.arena_px(64, 64)), frame.data)
+        (
+            FrameMeter::new(&s.colors(), 64, 64, s.arena_px(64, 64)),
+            frame.data,
+        )
     }
 
     /// `frame` moved right by `dx` pixels, the background filling the gap.
@@ -178,7 +201,12 @@ mod tests {
         let moved = shifted(&frame, 3, s.colors().background);
         let pair = meter.measure(0, &moved, &frame).unwrap();
         // balls well inside the frame move by exactly 3 pixels (walls are not tracked)
-        for (e, d) in pair.metrics.object_error_px.iter().zip(&pair.dream_centroids) {
+        for (e, d) in pair
+            .metrics
+            .object_error_px
+            .iter()
+            .zip(&pair.dream_centroids)
+        {
             if d[0] < 60.0 {
                 let e = e.unwrap();
                 assert!((e - 3.0).abs() < 0.3, "error {e}");

@@ -23,7 +23,9 @@ mod report;
 pub use report::{BenchReport, CeilingPoint, EpisodeScore, LongRun, MethodSummary};
 
 use somnium_scenarios::Scenario;
-use somnium_world_model::metrics::{default_horizons, EvalConfig, FrameSpec, HorizonEvaluator, Rollout};
+use somnium_world_model::metrics::{
+    default_horizons, EvalConfig, FrameSpec, HorizonEvaluator, Rollout,
+};
 
 use crate::dream::DreamModel;
 use crate::lockstep::ActionPlan;
@@ -74,6 +76,9 @@ pub struct BenchOutcome {
     pub median: Option<EpisodeFrames>,
 }
 
+/// Most bytes of episode frames kept in memory for the worst and median GIFs.
+const KEEP_FRAMES_BYTES: usize = 256 << 20;
+
 /// Names of the extra methods in the horizon report.
 pub const PHYSICS: &str = "physics";
 pub const PERTURBED: &str = "physics_perturbed";
@@ -87,7 +92,9 @@ pub fn run_benchmark(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<BenchOutcome, EnvError> {
     if config.episodes == 0 || config.max_horizon == 0 {
-        return Err(EnvError::BadConfig("the benchmark needs at least one episode and one step".into()));
+        return Err(EnvError::BadConfig(
+            "the benchmark needs at least one episode and one step".into(),
+        ));
     }
     let wn = model.context_frames();
     let (h, w) = model.frame_size();
@@ -111,7 +118,11 @@ pub fn run_benchmark(
             },
         )
     };
-    let (mut main, mut physics, mut perturbed) = (evaluator("model")?, evaluator(PHYSICS)?, evaluator(PERTURBED)?);
+    let (mut main, mut physics, mut perturbed) = (
+        evaluator("model")?,
+        evaluator(PHYSICS)?,
+        evaluator(PERTURBED)?,
+    );
     let meter = FrameMeter::new(&colors, h, w, spec.arena_px);
     let nudge = config.perturbation * arena_size_m(scenario);
     let mut long = report::LongRunAcc::new(config.max_horizon);
@@ -119,32 +130,64 @@ pub fn run_benchmark(
     let batch = config.batch.max(1);
     let total = config.episodes.div_ceil(batch) * config.max_horizon;
     let mut done = 0;
-    let seeds: Vec<u64> = (0..config.episodes as u64).map(|i| config.seed + i).collect();
+    let seeds: Vec<u64> = (0..config.episodes as u64)
+        .map(|i| config.seed + i)
+        .collect();
+    // Episodes' frames are kept for the GIFs while they fit the budget; past it the
+    // worst and median episodes are dreamed again (deterministic: same frames).
+    let fb = h * w * 3;
+    let keep = config.episodes * steps * fb * 2 <= KEEP_FRAMES_BYTES;
+    let mut kept: Vec<EpisodeFrames> = Vec::new();
     for chunk in seeds.chunks(batch) {
         let episodes = run_batch(model, scenario, chunk, &config.plan, steps, nudge, || {
             done += 1;
             progress(done, total);
         })?;
         for ep in &episodes {
-            let fb = h * w * 3;
             let predicted = &ep.dream[wn * fb..];
-            main.add(&Rollout { truth: &ep.physics, start: wn, predicted: Some(predicted) })?;
-            physics.add(&Rollout { truth: &ep.physics, start: wn, predicted: Some(&ep.physics[wn * fb..]) })?;
-            perturbed.add(&Rollout { truth: &ep.physics, start: wn, predicted: Some(&ep.perturbed[wn * fb..]) })?;
+            main.add(&Rollout {
+                truth: &ep.physics,
+                start: wn,
+                predicted: Some(predicted),
+            })?;
+            physics.add(&Rollout {
+                truth: &ep.physics,
+                start: wn,
+                predicted: Some(&ep.physics[wn * fb..]),
+            })?;
+            perturbed.add(&Rollout {
+                truth: &ep.physics,
+                start: wn,
+                predicted: Some(&ep.perturbed[wn * fb..]),
+            })?;
             let mut early = Vec::new();
             for t in wn..ep.dream_frames {
-                let (d, p) = (&ep.dream[t * fb..(t + 1) * fb], &ep.physics[t * fb..(t + 1) * fb]);
+                let (d, p) = (
+                    &ep.dream[t * fb..(t + 1) * fb],
+                    &ep.physics[t * fb..(t + 1) * fb],
+                );
                 let pair = meter.measure(t, d, p)?;
                 if t - wn < 32 {
                     early.extend(pair.metrics.centroid_error_px.map(f64::from));
                 }
-                long.add(t - wn + 1, &pair.metrics, meter.background_share(d)?, meter.background_share(p)?);
+                long.add(
+                    t - wn + 1,
+                    &pair.metrics,
+                    meter.background_share(d)?,
+                    meter.background_share(p)?,
+                );
             }
             scores.push(EpisodeScore {
                 seed: ep.seed,
                 mean_error_px_h1_32: somnium_world_model::metrics::Stat::of(&early).map(|s| s.mean),
                 dreamed_steps: ep.dream_frames - wn,
             });
+        }
+        if keep {
+            kept.extend(episodes.into_iter().map(|mut e| {
+                e.perturbed = Vec::new();
+                e
+            }));
         }
     }
     let mut horizon_report = main.report();
@@ -160,9 +203,14 @@ pub fn run_benchmark(
         None
     };
     let (worst_seed, median_seed) = report::worst_and_median(&scores);
-    let rerun = |seed: Option<u64>| -> Result<Option<EpisodeFrames>, EnvError> {
+    let mut rerun = |seed: Option<u64>| -> Result<Option<EpisodeFrames>, EnvError> {
+        if let Some(i) = seed.and_then(|s| kept.iter().position(|e| e.seed == s)) {
+            return Ok(Some(kept.swap_remove(i)));
+        }
         match seed {
-            Some(s) => Ok(run_batch(model, scenario, &[s], &config.plan, steps, nudge, || {})?.pop()),
+            Some(s) => {
+                Ok(run_batch(model, scenario, &[s], &config.plan, steps, nudge, || {})?.pop())
+            }
             None => Ok(None),
         }
     };
@@ -176,10 +224,16 @@ pub fn run_benchmark(
         scores,
         nudge,
     );
+    let worst = rerun(worst_seed)?;
+    let median = if median_seed == worst_seed {
+        worst.as_ref().map(EpisodeFrames::clone)
+    } else {
+        rerun(median_seed)?
+    };
     Ok(BenchOutcome {
         report,
-        worst: rerun(worst_seed)?,
-        median: rerun(median_seed)?,
+        worst,
+        median,
     })
 }
 

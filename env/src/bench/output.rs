@@ -49,8 +49,12 @@ pub fn episode_gif(
 ) -> Result<(), EnvError> {
     let fb = h * w * 3;
     let n = episode.dream_frames;
-    let dream: Vec<&[u8]> = (context..n).map(|t| &episode.dream[t * fb..(t + 1) * fb]).collect();
-    let truth: Vec<&[u8]> = (context..n).map(|t| &episode.physics[t * fb..(t + 1) * fb]).collect();
+    let dream: Vec<&[u8]> = (context..n)
+        .map(|t| &episode.dream[t * fb..(t + 1) * fb])
+        .collect();
+    let truth: Vec<&[u8]> = (context..n)
+        .map(|t| &episode.physics[t * fb..(t + 1) * fb])
+        .collect();
     let delay_ms = (1000.0 / control_hz.max(1.0)).round() as u16;
     Ok(comparison_gif(path, &dream, &truth, h, w, scale, delay_ms)?)
 }
@@ -73,10 +77,26 @@ pub fn write_outputs(
     write_atomic(&path, r.to_markdown().as_bytes())?;
     written.push(path);
     let title = format!("{} ({}), {} episodes", r.scenario, r.variant, r.episodes);
-    let plots: [(&str, &str, Box<dyn Fn(&somnium_world_model::metrics::HorizonStats) -> Option<f64>>); 3] = [
-        ("error_vs_horizon.png", "centroid error (px)", Box::new(|s| s.centroid_error_px.map(|e| e.mean))),
-        ("kept_vs_horizon.png", "share of objects kept", Box::new(|s| s.kept_share)),
-        ("psnr_vs_horizon.png", "PSNR (dB)", Box::new(|s| s.psnr_db.map(|p| p.mean))),
+    let plots: [(
+        &str,
+        &str,
+        Box<dyn Fn(&somnium_world_model::metrics::HorizonStats) -> Option<f64>>,
+    ); 3] = [
+        (
+            "error_vs_horizon.png",
+            "centroid error (px)",
+            Box::new(|s| s.centroid_error_px.map(|e| e.mean)),
+        ),
+        (
+            "kept_vs_horizon.png",
+            "share of objects kept",
+            Box::new(|s| s.kept_share),
+        ),
+        (
+            "psnr_vs_horizon.png",
+            "PSNR (dB)",
+            Box::new(|s| s.psnr_db.map(|p| p.mean)),
+        ),
     ];
     for (name, y, value) in plots {
         let path = dir.join(name);
@@ -85,8 +105,14 @@ pub fn write_outputs(
             written.push(path);
         }
     }
-    for (name, episode) in [("worst.gif", &outcome.worst), ("median.gif", &outcome.median)] {
-        if let Some(ep) = episode.as_ref().filter(|e| e.dream_frames > r.context_frames) {
+    for (name, episode) in [
+        ("worst.gif", &outcome.worst),
+        ("median.gif", &outcome.median),
+    ] {
+        if let Some(ep) = episode
+            .as_ref()
+            .filter(|e| e.dream_frames > r.context_frames)
+        {
             let path = dir.join(name);
             episode_gif(&path, ep, frame_size, r.context_frames, control_hz, 4)?;
             written.push(path);

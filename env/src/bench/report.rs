@@ -82,11 +82,7 @@ impl LongRunAcc {
         for (kept, ratio) in m.kept.iter().zip(&m.area_ratio) {
             let Some(r) = ratio else { continue };
             self.ratios.push(f64::from(*r));
-            let windows = [
-                horizon <= 32,
-                true,
-                horizon + 32 > self.max_horizon,
-            ];
+            let windows = [horizon <= 32, true, horizon + 32 > self.max_horizon];
             for (w, acc) in windows.iter().zip(self.kept.iter_mut()) {
                 if *w {
                     acc.0 += usize::from(*kept);
@@ -108,7 +104,8 @@ impl LongRunAcc {
             kept_share_last32: share(self.kept[2]),
             median_area_ratio: median(&self.ratios),
             in_arena_share: share(self.in_arena),
-            background_ratio: (self.background.1 > 0.0).then(|| self.background.0 / self.background.1),
+            background_ratio: (self.background.1 > 0.0)
+                .then(|| self.background.0 / self.background.1),
             frames: self.in_arena.1,
         }
     }
@@ -122,7 +119,10 @@ pub(crate) fn worst_and_median(scores: &[EpisodeScore]) -> (Option<u64>, Option<
         .map(|s| (s.mean_error_px_h1_32.unwrap_or(f64::INFINITY), s.seed))
         .collect();
     scored.sort_by(|a, b| a.0.total_cmp(&b.0));
-    (scored.last().map(|s| s.1), scored.get(scored.len() / 2).map(|s| s.1))
+    (
+        scored.last().map(|s| s.1),
+        scored.get(scored.len() / 2).map(|s| s.1),
+    )
 }
 
 /// Everything the benchmark measured.
@@ -150,7 +150,12 @@ pub struct BenchReport {
     pub episode_scores: Vec<EpisodeScore>,
 }
 
-fn mean_over<T>(report: &EvalReport, name: &str, max_h: usize, f: impl Fn(&somnium_world_model::metrics::HorizonStats) -> Option<T>) -> Option<f64>
+fn mean_over<T>(
+    report: &EvalReport,
+    name: &str,
+    max_h: usize,
+    f: impl Fn(&somnium_world_model::metrics::HorizonStats) -> Option<T>,
+) -> Option<f64>
 where
     T: Into<f64>,
 {
@@ -181,7 +186,9 @@ impl BenchReport {
             .iter()
             .map(|m| MethodSummary {
                 name: m.name.clone(),
-                mean_error_px_h1_32: mean_over(&horizons, &m.name, 32, |s| s.centroid_error_px.map(|e| e.mean)),
+                mean_error_px_h1_32: mean_over(&horizons, &m.name, 32, |s| {
+                    s.centroid_error_px.map(|e| e.mean)
+                }),
                 kept_share_h1_32: mean_over(&horizons, &m.name, 32, |s| s.kept_share),
             })
             .collect();
@@ -262,7 +269,12 @@ impl BenchReport {
         );
         out.push_str("## Summary (horizons 1 to 32)\n\n| method | mean centroid error (px) | kept share |\n|---|---:|---:|\n");
         for s in &self.summary {
-            out.push_str(&format!("| {} | {} | {} |\n", s.name, f(s.mean_error_px_h1_32, 2), pct(s.kept_share_h1_32)));
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                s.name,
+                f(s.mean_error_px_h1_32, 2),
+                pct(s.kept_share_h1_32)
+            ));
         }
         out.push_str(&format!(
             "\nModel below every baseline (copy last, reflected constant velocity, arena centre): **{}**\n\n",
@@ -283,7 +295,11 @@ impl BenchReport {
             "## Ceiling: physics rerun with each object nudged by {:.1e} of the arena ({:.2e} m)\n\n| horizon | model error (px) | perturbed physics (px) | model / ceiling |\n|---:|---:|---:|---:|\n",
             self.perturbation_fraction, self.perturbation_m
         ));
-        let stat = |s: Option<Stat>| s.map_or("–".to_string(), |s| format!("{:.2} ± {:.2}", s.mean, s.ci95));
+        let stat = |s: Option<Stat>| {
+            s.map_or("–".to_string(), |s| {
+                format!("{:.2} ± {:.2}", s.mean, s.ci95)
+            })
+        };
         for c in &self.ceiling {
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",

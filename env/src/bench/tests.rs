@@ -23,11 +23,23 @@ fn a_small_benchmark_scores_physics_at_zero_and_writes_its_outputs() {
     let r = &outcome.report;
     let physics = r.horizons.method(PHYSICS).unwrap();
     for s in &physics.horizons {
-        assert_eq!(s.centroid_error_px.unwrap().mean, 0.0, "horizon {}", s.horizon);
+        assert_eq!(
+            s.centroid_error_px.unwrap().mean,
+            0.0,
+            "horizon {}",
+            s.horizon
+        );
         assert_eq!(s.kept_share, Some(1.0));
     }
     let names: Vec<&str> = r.summary.iter().map(|s| s.name.as_str()).collect();
-    for want in ["model", "copy_last", "constant_velocity", "arena_centre", PHYSICS, PERTURBED] {
+    for want in [
+        "model",
+        "copy_last",
+        "constant_velocity",
+        "arena_centre",
+        PHYSICS,
+        PERTURBED,
+    ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     assert_eq!(r.episode_scores.len(), 3);
@@ -40,12 +52,24 @@ fn a_small_benchmark_scores_physics_at_zero_and_writes_its_outputs() {
 
     let dir = tempfile::tempdir().unwrap();
     let written = output::write_outputs(dir.path(), &outcome, model.frame_size(), 15.0).unwrap();
-    for name in ["report.json", "report.md", "error_vs_horizon.png", "worst.gif", "median.gif"] {
-        assert!(written.contains(&dir.path().join(name)), "{name} not written");
+    for name in [
+        "report.json",
+        "report.md",
+        "error_vs_horizon.png",
+        "worst.gif",
+        "median.gif",
+    ] {
+        assert!(
+            written.contains(&dir.path().join(name)),
+            "{name} not written"
+        );
     }
     let back: BenchReport =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(back.summary, r.summary);
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
-    assert!(md.contains("Ceiling") && md.contains("Action following"), "{md}");
+    assert!(
+        md.contains("Ceiling") && md.contains("Action following"),
+        "{md}"
+    );
 }

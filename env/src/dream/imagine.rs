@@ -33,7 +33,8 @@ impl Imagine for DreamEnv {
         for k in 0..longest {
             let active: Vec<usize> = (0..values.len()).filter(|&i| values[i].len() > k).collect();
             let batch_states: Vec<_> = active.iter().map(|&i| &states[i]).collect();
-            let batch_actions: Vec<Vec<f32>> = active.iter().map(|&i| values[i][k].clone()).collect();
+            let batch_actions: Vec<Vec<f32>> =
+                active.iter().map(|&i| values[i][k].clone()).collect();
             let (next, out) = self.model().step_batch(&batch_states, &batch_actions)?;
             for (j, (&i, state)) in active.iter().zip(next).enumerate() {
                 let r = &mut rollouts[i];

@@ -96,7 +96,9 @@ impl DreamEnv {
             )));
         }
         if model.context_frames() == 0 {
-            return Err(EnvError::BadConfig("the model has no context frames".into()));
+            return Err(EnvError::BadConfig(
+                "the model has no context frames".into(),
+            ));
         }
         let max_episode_steps = scenario.max_episode_steps();
         Ok(Self {
@@ -184,7 +186,13 @@ impl DreamEnv {
     }
 
     /// Takes a dreamed step's result: the new state, frame, reward and termination probability.
-    pub(crate) fn apply(&mut self, next: DreamState, frame: Frame, reward: f32, terminated_prob: f32) -> Step {
+    pub(crate) fn apply(
+        &mut self,
+        next: DreamState,
+        frame: Frame,
+        reward: f32,
+        terminated_prob: f32,
+    ) -> Step {
         self.elapsed_steps += 1;
         let terminated = terminated_prob > 0.5 && !self.ignore_termination;
         let truncated = !terminated
@@ -258,8 +266,15 @@ impl Env for DreamEnv {
         };
         let values = self.model_action(action)?;
         let (mut next, mut out) = self.model.step_batch(&[state], &[values])?;
-        let state = next.pop().ok_or_else(|| EnvError::Model("no dreamed state".into()))?;
-        Ok(self.apply(state, out.frames.remove(0), out.rewards[0], out.terminated_prob[0]))
+        let state = next
+            .pop()
+            .ok_or_else(|| EnvError::Model("no dreamed state".into()))?;
+        Ok(self.apply(
+            state,
+            out.frames.remove(0),
+            out.rewards[0],
+            out.terminated_prob[0],
+        ))
     }
 
     fn observation_space(&self) -> ObservationSpace {

@@ -74,9 +74,8 @@ impl DreamModel {
     /// in the checkpoint or run directory.
     pub fn load(path: &Path, device: &Device) -> Result<Self, EnvError> {
         let dir = checkpoint_dir(path)?;
-        let model = load_model(&dir, true, device).map_err(|e| {
-            EnvError::Model(format!("loading the model in {}: {e}", dir.display()))
-        })?;
+        let model = load_model(&dir, true, device)
+            .map_err(|e| EnvError::Model(format!("loading the model in {}: {e}", dir.display())))?;
         let cfg = model.config().clone();
         let codec: Box<dyn FrameCodec> = match cfg.codec {
             CodecKind::Pixel => codec_for(&cfg, 0, device)?,
@@ -97,7 +96,12 @@ impl DreamModel {
                             .join(", ")
                     ))
                 })?;
-                let ae = ConvAutoencoder::new((cfg.frame_size[0], cfg.frame_size[1]), channels, 0, device)?;
+                let ae = ConvAutoencoder::new(
+                    (cfg.frame_size[0], cfg.frame_size[1]),
+                    channels,
+                    0,
+                    device,
+                )?;
                 ae.load(file)?;
                 Box::new(ae)
             }

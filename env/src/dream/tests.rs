@@ -47,7 +47,9 @@ fn reset_starts_from_the_physics_frames_and_hides_the_state() {
 
 #[test]
 fn a_model_for_other_actions_is_refused() {
-    let err = DreamEnv::make("cartpole-v0", "id", tiny_model()).err().unwrap();
+    let err = DreamEnv::make("cartpole-v0", "id", tiny_model())
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("action"), "{err}");
 }
 
@@ -75,7 +77,10 @@ fn imagine_changes_nothing_and_matches_stepping() {
     for (k, action) in plan.iter().enumerate() {
         let step = env.step(action).unwrap();
         let diff = mean_abs_diff(&step.obs.frame.data, &frames[k].data);
-        assert!(diff < 0.05, "step {k}: imagined frame differs by {diff} on average");
+        assert!(
+            diff < 0.05,
+            "step {k}: imagined frame differs by {diff} on average"
+        );
         assert!((step.reward - imagined[1].rewards[k]).abs() < 1e-3);
         assert_eq!(step.terminated, imagined[1].terminated[k]);
     }

@@ -106,7 +106,10 @@ impl DreamVecEnv {
         let mut states = Vec::with_capacity(actions.len());
         for (i, (env, action)) in self.envs.iter().zip(actions).enumerate() {
             let state = env.state().ok_or_else(|| {
-                sub(i, EnvError::NeedsReset("in a DreamVecEnv step: reset the vector env"))
+                sub(
+                    i,
+                    EnvError::NeedsReset("in a DreamVecEnv step: reset the vector env"),
+                )
             })?;
             states.push(state);
             values.push(env.model_action(action).map_err(|e| sub(i, e))?);
@@ -119,7 +122,8 @@ impl DreamVecEnv {
             truncated: Vec::with_capacity(actions.len()),
             infos: Vec::with_capacity(actions.len()),
         };
-        for (i, ((env, state), frame)) in self.envs.iter_mut().zip(next).zip(out.frames).enumerate() {
+        for (i, ((env, state), frame)) in self.envs.iter_mut().zip(next).zip(out.frames).enumerate()
+        {
             let step = env.apply(state, frame, out.rewards[i], out.terminated_prob[i]);
             result.terminated.push(step.terminated);
             result.truncated.push(step.truncated);

@@ -35,7 +35,9 @@ pub enum RolloutError {
     Meta { path: String, reason: String },
     #[error("{path}: not a rollout (format {found:?}, expected {FORMAT:?})")]
     WrongFormat { path: String, found: String },
-    #[error("{path}: rollout format version {found} is newer than this build reads ({FORMAT_VERSION})")]
+    #[error(
+        "{path}: rollout format version {found} is newer than this build reads ({FORMAT_VERSION})"
+    )]
     UnsupportedVersion { path: String, found: u32 },
     #[error("{path}: tensor `{tensor}` is missing")]
     MissingTensor { path: String, tensor: String },
@@ -199,7 +201,10 @@ impl RolloutMeta {
             return bad(format!("format is {:?}, expected {FORMAT:?}", self.format));
         }
         if self.format_version == 0 || self.format_version > FORMAT_VERSION {
-            return bad(format!("format_version {} is not supported", self.format_version));
+            return bad(format!(
+                "format_version {} is not supported",
+                self.format_version
+            ));
         }
         if self.steps == 0 || self.width == 0 || self.height == 0 {
             return bad(format!(

@@ -84,8 +84,7 @@ fn tiny() -> Rollout {
 /// Equality that treats NaN as equal to NaN (absent centroids).
 fn same_f32(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b)
             .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
 }
@@ -136,7 +135,10 @@ fn the_reader_names_what_is_wrong() {
     let newer = original.replace("\"format_version\": 1", "\"format_version\": 7");
     std::fs::write(&meta_path, newer).unwrap();
     let err = read(&path).unwrap_err();
-    assert!(matches!(err, RolloutError::UnsupportedVersion { found: 7, .. }), "{err}");
+    assert!(
+        matches!(err, RolloutError::UnsupportedVersion { found: 7, .. }),
+        "{err}"
+    );
 
     // metadata claiming more steps than the tensors hold
     let mut meta: RolloutMeta = serde_json::from_str(&original).unwrap();

@@ -1,0 +1,149 @@
+//! End to end: `somnium train-agent` and `somnium eval-agent` as a user runs
+//! them, and the clear errors for env strings that name nothing usable.
+
+use std::process::Command;
+
+fn somnium(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_somnium"))
+        .args(args)
+        .output()
+        .expect("run somnium")
+}
+
+fn ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn train_then_evaluate_a_ppo_agent_on_cartpole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("agent");
+    let run_s = run.to_str().expect("utf-8 path");
+    let out = somnium(&[
+        "train-agent",
+        "--algo",
+        "ppo",
+        "--env",
+        "physics:cartpole-v0",
+        "--eval-env",
+        "physics:cartpole-v0@ood",
+        "--steps",
+        "4096",
+        "--num-envs",
+        "4",
+        "--eval-every",
+        "2048",
+        "--eval-episodes",
+        "2",
+        "--out",
+        run_s,
+    ]);
+    ok(&out);
+    for file in [
+        "agent.safetensors",
+        "agent.json",
+        "metrics.jsonl",
+        "returns.png",
+        "summary.json",
+    ] {
+        assert!(run.join(file).exists(), "{file} missing");
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).expect("metrics");
+    let evals = metrics.lines().filter(|l| l.contains("\"eval\"")).count();
+    assert!(evals >= 2, "{metrics}");
+    assert_eq!(
+        &std::fs::read(run.join("returns.png")).expect("png")[1..4],
+        b"PNG"
+    );
+
+    let report = dir.path().join("report");
+    let out = somnium(&[
+        "eval-agent",
+        "--policy",
+        run_s,
+        "--env",
+        "physics:cartpole-v0",
+        "--env",
+        "physics:cartpole-v0@ood",
+        "--episodes",
+        "3",
+        "--out",
+        report.to_str().expect("utf-8 path"),
+    ]);
+    ok(&out);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("report.json")).expect("report"))
+            .expect("valid JSON");
+    let envs = json["envs"].as_array().expect("envs");
+    assert_eq!(envs.len(), 2);
+    for (env, seeds) in envs.iter().zip([0, 0]) {
+        assert_eq!(env["episodes"][0]["seed"], seeds, "same seeds in both envs");
+    }
+    let md = std::fs::read_to_string(report.join("report.md")).expect("markdown");
+    assert!(md.contains("physics:cartpole-v0@ood") && md.contains("disagree"));
+}
+
+#[test]
+fn the_scripted_expert_beats_random_in_eval_agent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut means = Vec::new();
+    for policy in ["random", "scripted"] {
+        let out_dir = dir.path().join(policy);
+        let out = somnium(&[
+            "eval-agent",
+            "--policy",
+            policy,
+            "--env",
+            "physics:cartpole-v0",
+            "--episodes",
+            "4",
+            "--out",
+            out_dir.to_str().expect("utf-8 path"),
+        ]);
+        ok(&out);
+        let json: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out_dir.join("report.json")).expect("report"),
+        )
+        .expect("valid JSON");
+        means.push(json["envs"][0]["mean_return"].as_f64().expect("mean"));
+    }
+    assert!(means[1] > 3.0 * means[0], "{means:?}");
+}
+
+#[test]
+fn bad_env_strings_and_policies_get_clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_s = dir.path().to_str().expect("utf-8 path");
+    for (args, needle) in [
+        (
+            vec!["train-agent", "--env", "physics:nope-v0", "--out", out_s],
+            "unknown scenario",
+        ),
+        (
+            vec!["train-agent", "--env", "cartpole-v0", "--out", out_s],
+            "physics:",
+        ),
+        (
+            vec!["train-agent", "--env", "physics:cartpole-v0", "--obs", "pixels", "--out", out_s],
+            "observation kind 'pixels'",
+        ),
+        (
+            vec!["eval-agent", "--policy", "genius", "--env", "physics:push-v0", "--out", out_s],
+            "neither random, scripted, cem",
+        ),
+        (
+            vec!["eval-agent", "--policy", "random", "--env", "physics:push-v0@huge", "--out", out_s],
+            "huge",
+        ),
+    ] {
+        let out = somnium(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
