@@ -106,10 +106,9 @@ fn the_scripted_expert_beats_random_in_eval_agent() {
             out_dir.to_str().expect("utf-8 path"),
         ]);
         ok(&out);
-        let json: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(out_dir.join("report.json")).expect("report"),
-        )
-        .expect("valid JSON");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).expect("report"))
+                .expect("valid JSON");
         means.push(json["envs"][0]["mean_return"].as_f64().expect("mean"));
     }
     assert!(means[1] > 3.0 * means[0], "{means:?}");
@@ -129,15 +128,39 @@ fn bad_env_strings_and_policies_get_clear_errors() {
             "physics:",
         ),
         (
-            vec!["train-agent", "--env", "physics:cartpole-v0", "--obs", "pixels", "--out", out_s],
+            vec![
+                "train-agent",
+                "--env",
+                "physics:cartpole-v0",
+                "--obs",
+                "pixels",
+                "--out",
+                out_s,
+            ],
             "observation kind 'pixels'",
         ),
         (
-            vec!["eval-agent", "--policy", "genius", "--env", "physics:push-v0", "--out", out_s],
+            vec![
+                "eval-agent",
+                "--policy",
+                "genius",
+                "--env",
+                "physics:push-v0",
+                "--out",
+                out_s,
+            ],
             "neither random, scripted, cem",
         ),
         (
-            vec!["eval-agent", "--policy", "random", "--env", "physics:push-v0@huge", "--out", out_s],
+            vec![
+                "eval-agent",
+                "--policy",
+                "random",
+                "--env",
+                "physics:push-v0@huge",
+                "--out",
+                out_s,
+            ],
             "huge",
         ),
     ] {

@@ -184,7 +184,7 @@ impl ActorCritic {
         let sqrt2 = 2f32.sqrt();
         let width = config.head.width();
         let h = config.hidden;
-        let (mut convs, mut trunk, actor, critic);
+        let (convs, trunk, actor, critic);
         match &config.encoder {
             Encoder::State { dim } => {
                 convs = Vec::new();
@@ -204,12 +204,13 @@ impl ActorCritic {
                 let (specs, side) = conv_specs(*size).ok_or_else(|| {
                     candle_core::Error::Msg(format!("frames of {size} pixels are too small"))
                 })?;
-                convs = Vec::new();
+                let mut layers = Vec::new();
                 let mut inp = *channels;
                 for (i, s) in specs.iter().enumerate() {
-                    convs.push(b.conv(&format!("conv.{i}"), inp, *s)?);
+                    layers.push(b.conv(&format!("conv.{i}"), inp, *s)?);
                     inp = s.out;
                 }
+                convs = layers;
                 let feat = 8 * h;
                 trunk = Some(b.linear("trunk", inp * side * side, feat, sqrt2)?);
                 actor = vec![b.linear("actor", feat, width, 0.01)?];
@@ -220,10 +221,6 @@ impl ActorCritic {
             ActionHead::Continuous { dim } => Some(b.var("log_std", vec![0.0; dim], &[1, dim])?),
             ActionHead::Discrete { .. } => None,
         };
-        if convs.is_empty() {
-            trunk = None;
-            convs = Vec::new();
-        }
         Ok(ActorCritic {
             config,
             vars: b.vars,

@@ -111,8 +111,7 @@ impl CemPlanner {
             self.plans.resize(index + 1, EnvPlan::default());
         }
         let mut params = std::mem::take(&mut self.plans[index].params);
-        let fresh = |rng: &mut ChaCha8Rng| -> Vec<f32> {
-            let _ = rng;
+        let fresh = || -> Vec<f32> {
             match &space {
                 Space::Discrete(n) => vec![1.0 / *n as f32; *n],
                 Space::Box { low, high, .. } => {
@@ -122,7 +121,7 @@ impl CemPlanner {
         };
         params.truncate(c.horizon);
         while params.len() < c.horizon {
-            params.push(fresh(&mut self.rng));
+            params.push(fresh());
         }
         let half_width: Vec<f32> = match &space {
             Space::Box { low, high, .. } => {

@@ -53,9 +53,12 @@ pub struct Args {
     /// Prediction target: x0 or velocity.
     #[arg(long)]
     pub target: Option<String>,
-    /// Predict the change from the last context frame.
-    #[arg(long)]
+    /// Predict the change from the last context frame (the presets' default).
+    #[arg(long, conflicts_with = "no_delta")]
     pub predict_delta: bool,
+    /// Predict the frame itself, not its change from the last context frame.
+    #[arg(long)]
+    pub no_delta: bool,
     /// Learned codec weights (from `somnium train-codec`); the pixel codec otherwise.
     #[arg(long)]
     pub codec: Option<PathBuf>,
@@ -112,10 +115,13 @@ fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<ModelConf
     match args.target.as_deref() {
         None => {}
         Some("x0") => cfg.target = PredictionTarget::X0,
-        Some("velocity") => cfg.target = PredictionTarget::Velocity,
+        Some("velocity") => {
+            cfg.target = PredictionTarget::Velocity;
+            cfg.predict_delta = false;
+        }
         Some(other) => bail!("--target {other}: expected x0 or velocity"),
     }
-    cfg.predict_delta |= args.predict_delta;
+    cfg.predict_delta = (cfg.predict_delta || args.predict_delta) && !args.no_delta;
     cfg.validate()?;
     Ok(cfg)
 }

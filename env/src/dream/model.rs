@@ -156,7 +156,7 @@ impl DreamModel {
             data.extend_from_slice(&f.data);
         }
         let t = Tensor::from_vec(data, (1, frames.len(), h, w, 3), self.model.device())?;
-        Ok(self.codec.encode(&t)?.squeeze(0)?)
+        Ok(self.codec.encode(&t)?.squeeze(0)?.detach())
     }
 }
 
@@ -246,7 +246,10 @@ impl DreamModel {
             .collect::<Result<Vec<_>, _>>()?;
         let noise = Tensor::stack(&noises, 0)?;
         let out = dream_step_with_noise(&self.model, &context, &window, &noise, &self.options)?;
-        let decoded = self.codec.decode(&out.next.unsqueeze(1)?)?;
+        // Detached: the model's weights are variables, so its outputs carry their
+        // autograd history; kept in the context it would grow with every step.
+        let next_latent = out.next.detach();
+        let decoded = self.codec.decode(&next_latent.unsqueeze(1)?)?;
         let (h, w) = self.frame_size();
         let pixels: Vec<u8> = decoded.flatten_all()?.to_vec1()?;
         let frames = pixels
@@ -259,7 +262,7 @@ impl DreamModel {
             .collect();
         let mut next_states = Vec::with_capacity(b);
         for (i, s) in states.iter().enumerate() {
-            let new = out.next.get(i)?.unsqueeze(0)?;
+            let new = next_latent.get(i)?.unsqueeze(0)?;
             next_states.push(DreamState {
                 context: Tensor::cat(&[&s.context.narrow(0, 1, wn - 1)?, &new], 0)?,
                 past_actions: recent.get(i)?.narrow(0, 1, wn - 1)?,
@@ -271,7 +274,7 @@ impl DreamModel {
             next_states,
             BatchOut {
                 frames,
-                rewards: out.reward.to_dtype(DType::F32)?.to_vec1()?,
+                rewards: out.reward.detach().to_dtype(DType::F32)?.to_vec1()?,
                 terminated_prob: out.terminated_prob.to_dtype(DType::F32)?.to_vec1()?,
             },
         ))

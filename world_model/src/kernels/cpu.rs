@@ -8,11 +8,12 @@ use rayon::prelude::*;
 /// hand-off to rayon costs more than the work.
 pub(crate) const PAR_MIN_ELEMS: usize = 16 * 1024;
 
-/// True when every tensor is `f32` on the CPU, i.e. the fused kernels apply.
+/// True when every tensor is non-empty `f32` on the CPU, i.e. the fused
+/// kernels apply (empty tensors take the reference path, which handles them).
 pub(crate) fn fused_applies(tensors: &[&Tensor]) -> bool {
     tensors
         .iter()
-        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32 && t.elem_count() > 0)
 }
 
 /// The contiguous `f32` data a layout addresses within a CPU storage.

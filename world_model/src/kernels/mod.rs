@@ -38,6 +38,9 @@ pub fn modulated_layer_norm(
             );
         }
     }
+    if x.elem_count() == 0 {
+        return x.zeros_like();
+    }
     if fused_applies(&[x, shift, scale]) {
         return layer_norm::modulated_layer_norm(x, shift, scale, eps);
     }
@@ -46,6 +49,9 @@ pub fn modulated_layer_norm(
 
 /// GELU with the tanh approximation, element-wise on any shape.
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    if x.elem_count() == 0 {
+        return x.zeros_like();
+    }
     if fused_applies(&[x]) {
         return gelu::gelu(x);
     }
@@ -77,8 +83,14 @@ pub fn block_causal_attention(
             v.dims()
         );
     }
-    if lk == 0 {
-        bail!("block_causal_attention: no keys");
+    if lk == 0 || dh == 0 {
+        bail!(
+            "block_causal_attention: no keys or an empty head dim (k {:?})",
+            k.dims()
+        );
+    }
+    if q.elem_count() == 0 {
+        return q.zeros_like();
     }
     if fused_applies(&[q, k, v]) {
         return attention::block_causal_attention(q, k, v, tokens_per_frame, q_offset);
@@ -98,6 +110,9 @@ pub fn gated_residual(x: &Tensor, gate: &Tensor, y: &Tensor) -> Result<Tensor> {
             gate.dims(),
             y.dims()
         );
+    }
+    if x.elem_count() == 0 {
+        return x.zeros_like();
     }
     if fused_applies(&[x, gate, y]) {
         return gated_residual::gated_residual(x, gate, y);
@@ -120,6 +135,9 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
             sin.dims(),
             dh / 2
         );
+    }
+    if x.elem_count() == 0 {
+        return x.zeros_like();
     }
     if fused_applies(&[x, cos, sin]) {
         return rope::rope(x, cos, sin);
@@ -150,6 +168,25 @@ mod tests {
         )
         .is_err());
         assert!(rope(&x, &random_tensor(&[2, 2], 6)?, &random_tensor(&[3, 2], 7)?).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn empty_inputs_do_not_panic() -> Result<()> {
+        let dev = candle_core::Device::Cpu;
+        let x = Tensor::zeros((1, 2, 0, 4), DType::F32, &dev)?;
+        let per_frame = Tensor::zeros((1, 2, 4), DType::F32, &dev)?;
+        assert_eq!(
+            modulated_layer_norm(&x, &per_frame, &per_frame, 1e-5)?.dims(),
+            x.dims()
+        );
+        assert_eq!(gated_residual(&x, &per_frame, &x)?.dims(), x.dims());
+        assert_eq!(gelu(&x)?.dims(), x.dims());
+        let q = Tensor::zeros((1, 2, 0, 4), DType::F32, &dev)?;
+        let k = Tensor::zeros((1, 2, 3, 4), DType::F32, &dev)?;
+        assert_eq!(block_causal_attention(&q, &k, &k, 2, 0)?.dims(), q.dims());
+        let no_head_dim = Tensor::zeros((1, 2, 3, 0), DType::F32, &dev)?;
+        assert!(block_causal_attention(&no_head_dim, &no_head_dim, &no_head_dim, 2, 0).is_err());
         Ok(())
     }
 
