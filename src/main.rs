@@ -46,6 +46,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    somnium::runtime::tune();
     let cli = Cli::parse();
     match cli.command {
         Command::Scenarios(a) => cli::scenarios::run(a),

@@ -11,7 +11,9 @@ pub enum AgentError {
     Tensor(#[from] candle_core::Error),
     #[error("bad env string '{input}': {reason}")]
     BadEnvString { input: String, reason: String },
-    #[error("dream envs are not available yet in agents ('{0}'): use physics:<id>[@variant] for now")]
+    #[error(
+        "dream envs are not available yet in agents ('{0}'): use physics:<id>[@variant] for now"
+    )]
     DreamUnavailable(String),
     #[error("bad configuration: {0}")]
     BadConfig(String),

@@ -22,8 +22,10 @@ use crate::AgentError;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CemConfig {
-    /// Steps looked ahead.
+    /// Decisions looked ahead; each is held for `action_repeat` env steps.
     pub horizon: usize,
+    /// Env steps each planned action is held for (looks further for the same cost).
+    pub action_repeat: usize,
     /// Sequences imagined per iteration.
     pub population: usize,
     /// Best sequences the distribution is refitted to.
@@ -44,6 +46,7 @@ impl Default for CemConfig {
     fn default() -> Self {
         CemConfig {
             horizon: 12,
+            action_repeat: 1,
             population: 48,
             elites: 6,
             iterations: 3,
@@ -79,6 +82,7 @@ impl CemPlanner {
             || config.elites > config.population
             || config.iterations == 0
             || config.replan_every == 0
+            || config.action_repeat == 0
         {
             return Err(AgentError::BadConfig(format!(
                 "CEM needs horizon, population, iterations, replan_every >= 1 and 1 <= elites <= population: {config:?}"
@@ -95,7 +99,8 @@ impl CemPlanner {
         &self.config
     }
 
-    /// Plan from `env`'s current state; returns the best sequence found and its score.
+    /// Plan from `env`'s current state; returns the best sequence found (in env
+    /// steps, `horizon * action_repeat` long) and its score.
     pub fn plan(
         &mut self,
         env: &dyn EnvView,
@@ -161,7 +166,11 @@ impl CemPlanner {
                         .collect(),
                 );
             }
-            let rollouts = imaginer.imagine(&candidates)?;
+            let expanded: Vec<Vec<Action>> = candidates
+                .iter()
+                .map(|knots| repeat_each(knots, c.action_repeat))
+                .collect();
+            let rollouts = imaginer.imagine(&expanded)?;
             let mut scored: Vec<(usize, f32)> = rollouts
                 .iter()
                 .enumerate()
@@ -209,7 +218,7 @@ impl CemPlanner {
         let (sequence, score) =
             best.ok_or_else(|| AgentError::BadConfig("no candidates".into()))?;
         // Warm start: the best sequence, shifted by the actions about to be executed.
-        let keep = c.replan_every.min(c.horizon);
+        let keep = c.replan_every.div_ceil(c.action_repeat).min(c.horizon);
         self.plans[index].params = match &space {
             Space::Box { .. } => sequence[keep..].iter().map(Action::to_f32).collect(),
             Space::Discrete(n) => sequence[keep..]
@@ -223,8 +232,16 @@ impl CemPlanner {
                 })
                 .collect(),
         };
-        Ok((sequence, score))
+        Ok((repeat_each(&sequence, c.action_repeat), score))
     }
+}
+
+/// Each action of `knots` held for `repeat` steps.
+fn repeat_each(knots: &[Action], repeat: usize) -> Vec<Action> {
+    knots
+        .iter()
+        .flat_map(|a| std::iter::repeat_n(a.clone(), repeat))
+        .collect()
 }
 
 fn sample_index(probs: &[f32], rng: &mut ChaCha8Rng) -> usize {
@@ -365,6 +382,23 @@ mod tests {
                 vec![Action::Discrete(2)]
             );
         }
+    }
+
+    #[test]
+    fn held_actions_make_plans_longer_for_the_same_decisions() {
+        let discrete = Toy {
+            space: Space::Discrete(4),
+        };
+        let mut cem = CemPlanner::new(CemConfig {
+            horizon: 3,
+            action_repeat: 2,
+            ..CemConfig::default()
+        })
+        .unwrap();
+        let (plan, score) = cem.plan(&discrete, 0).unwrap();
+        assert_eq!(plan.len(), 6);
+        assert_eq!(plan[0], plan[1]);
+        assert!(score > 0.0);
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct Args {
     /// Planner CEM iterations per plan.
     #[arg(long, default_value_t = 3)]
     pub iterations: usize,
+    /// Planner: env steps each planned action is held for.
+    #[arg(long, default_value_t = 1)]
+    pub action_repeat: usize,
     /// Planner actions executed per plan.
     #[arg(long, default_value_t = 2)]
     pub replan_every: usize,
@@ -64,6 +67,7 @@ fn make_policy(args: &Args) -> anyhow::Result<(Box<dyn Policy>, usize)> {
                 elites: (args.population / 8).max(1),
                 iterations: args.iterations,
                 replan_every: args.replan_every,
+                action_repeat: args.action_repeat,
                 seed: args.seed,
                 ..CemConfig::default()
             };

@@ -15,7 +15,7 @@ use crate::panels::{place_nodes, spawn_panels, update_panels};
 use crate::scene3d::{
     apply_poses, draw_centroids, fit_viewport, spawn_scene, Rollout, ShowCentroids,
 };
-use crate::screenshot::{request_capture, ScreenshotPlan};
+use crate::screenshot::{request_capture, screenshot_on_key, ScreenshotPlan};
 use crate::timeline::{keyboard_controls, play, scrub_controls, Timeline};
 use crate::ViewerError;
 
@@ -41,7 +41,7 @@ impl Default for ViewerOptions {
             step_hz: 15.0,
             screenshot: None,
             settle_frames: 150,
-            max_frames: 3000,
+            max_frames: 1500,
         }
     }
 }
@@ -104,7 +104,7 @@ pub fn build_app(rollout: RolloutView, options: &ViewerOptions) -> Result<App, V
                 .chain(),
         );
     if !headless {
-        app.add_systems(Update, orbit_controls);
+        app.add_systems(Update, (orbit_controls, screenshot_on_key));
     }
     if let Some(path) = &options.screenshot {
         app.insert_resource(ScreenshotPlan::new(

@@ -76,9 +76,47 @@ pub fn is_blank(image: &RgbFrame) -> bool {
     distinct.len() < 8 || hi.saturating_sub(lo) < 16
 }
 
+/// A view of the layout a check looks into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Region {
+    View3d,
+    DreamPanel,
+    PhysicsPanel,
+}
+
+impl Region {
+    fn rect(self, layout: &Layout) -> PixelRect {
+        match self {
+            Region::View3d => layout.view3d,
+            Region::DreamPanel => layout.dream,
+            Region::PhysicsPanel => layout.physics,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Region::View3d => "3D view",
+            Region::DreamPanel => "dream panel",
+            Region::PhysicsPanel => "physics panel",
+        }
+    }
+}
+
+/// The regions that show ground truth, so they must show every moving object
+/// once rendering is ready, whatever the dream does: the readiness check of
+/// the screenshot mode.
+pub const GROUND_TRUTH_REGIONS: [Region; 2] = [Region::View3d, Region::PhysicsPanel];
+/// Every region: the screenshot test's check (at a context step, where the dream is the true frame).
+pub const ALL_REGIONS: [Region; 3] = [Region::View3d, Region::DreamPanel, Region::PhysicsPanel];
+
 /// Everything wrong with a screenshot of the viewer's layout; empty when it passes.
-/// `colors` are the moving objects' flat colours; colours too grey to find by hue are skipped.
-pub fn screenshot_problems(image: &RgbFrame, layout: &Layout, colors: &[[u8; 3]]) -> Vec<String> {
+/// `colors` are the moving objects' flat colours, each looked for in every one
+/// of `regions`; colours too grey to find by hue are skipped.
+pub fn screenshot_problems(
+    image: &RgbFrame,
+    layout: &Layout,
+    colors: &[[u8; 3]],
+    regions: &[Region],
+) -> Vec<String> {
     let mut problems = Vec::new();
     if (image.width, image.height) != layout.window {
         problems.push(format!(
@@ -91,17 +129,13 @@ pub fn screenshot_problems(image: &RgbFrame, layout: &Layout, colors: &[[u8; 3]]
         problems.push("the image is blank".into());
         return problems;
     }
-    let regions = [
-        ("3D view", layout.view3d),
-        ("dream panel", layout.dream),
-        ("physics panel", layout.physics),
-    ];
     for &rgb in colors.iter().filter(|c| is_findable(**c)) {
-        for (name, rect) in regions {
-            let n = count_matching(image, rect, rgb);
+        for region in regions {
+            let n = count_matching(image, region.rect(layout), rgb);
             if n < MIN_MATCHING_PIXELS {
                 problems.push(format!(
-                    "colour {rgb:?} shows in {n} pixels of the {name} (needs {MIN_MATCHING_PIXELS})"
+                    "colour {rgb:?} shows in {n} pixels of the {} (needs {MIN_MATCHING_PIXELS})",
+                    region.name()
                 ));
             }
         }
@@ -181,7 +215,7 @@ mod tests {
         let flat = RgbFrame::new(w, h, vec![30; (w * h * 3) as usize]).unwrap();
         assert!(is_blank(&flat));
         assert!(!is_blank(&canvas()));
-        let problems = screenshot_problems(&flat, &Layout::for_window(w, h), &[RED]);
+        let problems = screenshot_problems(&flat, &Layout::for_window(w, h), &[RED], &ALL_REGIONS);
         assert_eq!(problems, vec!["the image is blank".to_string()]);
     }
 
@@ -191,11 +225,16 @@ mod tests {
         let mut image = canvas();
         paint(&mut image, layout.view3d, RED);
         paint(&mut image, layout.dream, RED);
-        let problems = screenshot_problems(&image, &layout, &[RED]);
+        let problems = screenshot_problems(&image, &layout, &[RED], &ALL_REGIONS);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("physics panel"));
         paint(&mut image, layout.physics, [150, 45, 38]);
-        assert!(screenshot_problems(&image, &layout, &[RED]).is_empty());
+        assert!(screenshot_problems(&image, &layout, &[RED], &ALL_REGIONS).is_empty());
+        // The readiness check ignores the dream panel.
+        let mut image = canvas();
+        paint(&mut image, layout.view3d, RED);
+        paint(&mut image, layout.physics, RED);
+        assert!(screenshot_problems(&image, &layout, &[RED], &GROUND_TRUTH_REGIONS).is_empty());
     }
 
     #[test]
@@ -207,7 +246,7 @@ mod tests {
         assert_eq!(read_png(&path).unwrap(), image);
         let small = RgbFrame::new(2, 2, vec![0; 12]).unwrap();
         let layout = Layout::for_window(DEFAULT_WINDOW.0, DEFAULT_WINDOW.1);
-        assert!(screenshot_problems(&small, &layout, &[RED])[0].contains("2x2"));
+        assert!(screenshot_problems(&small, &layout, &[RED], &ALL_REGIONS)[0].contains("2x2"));
         assert!(read_png(&dir.path().join("missing.png")).is_err());
     }
 }

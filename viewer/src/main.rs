@@ -26,7 +26,7 @@ struct Args {
     #[arg(long, default_value_t = 150)]
     settle_frames: u32,
     /// Frames after which the screenshot mode gives up and exits with an error.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 1500)]
     max_frames: u32,
 }
 

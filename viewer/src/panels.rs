@@ -320,7 +320,7 @@ pub fn hud_text(view: &crate::model::RolloutView, step: usize) -> String {
 /// The status line: step, play state, speed and the keys.
 pub fn status_text(timeline: &Timeline) -> String {
     format!(
-        "step {} / {}  {}  {}x   |  space play  <- -> step  PgUp PgDn 10  Home End  + - speed  drag bar  |  mouse orbit/pan/zoom  R reset  C centroids",
+        "step {} / {}  {}  {}x   |  space play  <- -> step  PgUp PgDn 10  Home End  + - speed  drag bar  |  mouse orbit/pan/zoom  R reset  C centroids  F12 save",
         timeline.step(),
         timeline.steps().saturating_sub(1),
         if timeline.playing() { "playing" } else { "paused" },

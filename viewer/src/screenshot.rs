@@ -1,14 +1,15 @@
 //! Headless screenshot mode: render the full layout at one step, wait until the
 //! rendered image is ready (pipelines compile during the first frames, so it
-//! waits at least `settle_frames` frames and then until a captured image
-//! passes [`crate::check::screenshot_problems`]), write the PNG and exit.
+//! waits at least `settle_frames` frames and then until a captured image is not
+//! blank and shows every moving object in the ground-truth views, the 3D view
+//! and the physics panel), write the PNG and exit.
 
 use std::path::PathBuf;
 
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
-use crate::check::{screenshot_problems, write_png};
+use crate::check::{screenshot_problems, write_png, GROUND_TRUTH_REGIONS};
 use crate::layout::Layout;
 use crate::model::RgbFrame;
 
@@ -25,7 +26,7 @@ pub struct ScreenshotPlan {
     pub settle_frames: u32,
     /// Frames after which it gives up, writes the last capture and exits with an error.
     pub max_frames: u32,
-    /// Colours that must show in the 3D view and both panels.
+    /// Colours that must show in the 3D view and the physics panel.
     pub colors: Vec<[u8; 3]>,
     frames: u32,
     next_capture: u32,
@@ -100,7 +101,7 @@ fn on_captured(
         return;
     };
     let layout = Layout::for_window(frame.width, frame.height);
-    let problems = screenshot_problems(&frame, &layout, &plan.colors);
+    let problems = screenshot_problems(&frame, &layout, &plan.colors, &GROUND_TRUTH_REGIONS);
     let gave_up = plan.frames >= plan.max_frames;
     if !problems.is_empty() && !gave_up {
         plan.next_capture = plan.frames + RETRY_FRAMES;
@@ -129,6 +130,38 @@ fn on_captured(
         );
         exit.write(AppExit::from_code(2));
     }
+}
+
+/// `F12` in the interactive viewer: save the window as
+/// `somnium-viewer-step<N>.png` in the working directory.
+pub fn screenshot_on_key(
+    mut commands: Commands,
+    keys: Res<ButtonInput<KeyCode>>,
+    timeline: Res<crate::timeline::Timeline>,
+) {
+    if !keys.just_pressed(KeyCode::F12) {
+        return;
+    }
+    let path = PathBuf::from(format!("somnium-viewer-step{}.png", timeline.step()));
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |captured: On<ScreenshotCaptured>| {
+            let saved = captured
+                .image
+                .clone()
+                .try_into_dynamic()
+                .map_err(|e| e.to_string())
+                .and_then(|image| {
+                    let rgb = image.to_rgb8();
+                    RgbFrame::new(rgb.width(), rgb.height(), rgb.into_raw())
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|frame| write_png(&path, &frame).map_err(|e| e.to_string()));
+            match saved {
+                Ok(()) => info!("saved {}", path.display()),
+                Err(e) => error!("cannot save the screenshot: {e}"),
+            }
+        },
+    );
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Process-wide runtime settings for the CPU benchmarks on small machines,
-//! applied once at the start of `main` (before candle's thread pools start).
+//! Process-wide runtime settings for CPU work on small machines,
+//! applied once at the start of `main` (before candle's thread pools start)
+//! by the `somnium` binary and the benchmarks.
 //!
 //! - candle 0.11.1 runs element-wise ops on its own "barrier pool" whose
 //!   workers spin 25,000 times after every op before parking. On 2 cores that
