@@ -39,7 +39,7 @@ impl Imagine for DreamEnv {
             for (j, (&i, state)) in active.iter().zip(next).enumerate() {
                 let r = &mut rollouts[i];
                 r.rewards.push(if done[i] { 0.0 } else { out.rewards[j] });
-                done[i] |= out.terminated_prob[j] > 0.5;
+                done[i] |= out.terminated_prob[j] > 0.5 && !self.ignore_termination;
                 r.terminated.push(done[i]);
                 if let Some(frames) = r.frames.as_mut() {
                     frames.push(out.frames[j].clone());
