@@ -33,19 +33,19 @@ pub struct Args {
     #[arg(long)]
     pub stochastic: bool,
     /// Planner look-ahead (steps).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 8)]
     pub horizon: usize,
     /// Planner candidate sequences per iteration.
-    #[arg(long, default_value_t = 48)]
+    #[arg(long, default_value_t = 32)]
     pub population: usize,
     /// Planner CEM iterations per plan.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 2)]
     pub iterations: usize,
     /// Planner: env steps each planned action is held for.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 3)]
     pub action_repeat: usize,
     /// Planner actions executed per plan.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     pub replan_every: usize,
     /// Episodes run in parallel.
     #[arg(long, default_value_t = 8)]

@@ -53,7 +53,7 @@ pub struct Args {
     /// Prediction target: x0 or velocity.
     #[arg(long)]
     pub target: Option<String>,
-    /// Predict the change from the last context frame (the presets' default).
+    /// Predict the change from the last context frame (keeps objects intact early in training).
     #[arg(long, conflicts_with = "no_delta")]
     pub predict_delta: bool,
     /// Predict the frame itself, not its change from the last context frame.

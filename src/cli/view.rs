@@ -48,7 +48,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Err(e) => return Err(e).with_context(|| format!("cannot start {}", binary.display())),
     };
     if !status.success() {
-        bail!("the viewer exited with {status}");
+        // The viewer has printed what was wrong; pass its exit code on.
+        std::process::exit(status.code().unwrap_or(1));
     }
     Ok(())
 }

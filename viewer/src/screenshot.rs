@@ -133,16 +133,22 @@ fn on_captured(
 }
 
 /// `F12` in the interactive viewer: save the window as
-/// `somnium-viewer-step<N>.png` in the working directory.
+/// `somnium-viewer-<count>-step<N>.png` in the working directory.
 pub fn screenshot_on_key(
     mut commands: Commands,
     keys: Res<ButtonInput<KeyCode>>,
     timeline: Res<crate::timeline::Timeline>,
+    mut saved: Local<u32>,
 ) {
     if !keys.just_pressed(KeyCode::F12) {
         return;
     }
-    let path = PathBuf::from(format!("somnium-viewer-step{}.png", timeline.step()));
+    *saved += 1;
+    let path = PathBuf::from(format!(
+        "somnium-viewer-{:03}-step{}.png",
+        *saved,
+        timeline.step()
+    ));
     commands.spawn(Screenshot::primary_window()).observe(
         move |captured: On<ScreenshotCaptured>| {
             let saved = captured

@@ -172,14 +172,15 @@ pub fn scrub_controls(
     if buttons.just_pressed(MouseButton::Left) && cursor.cursor_over() {
         *dragging = true;
     }
-    if !buttons.pressed(MouseButton::Left) {
-        *dragging = false;
-    }
     if *dragging {
         if let Some(position) = cursor.normalized {
             // `normalized` runs from -0.5 (left edge) to 0.5 (right edge).
             timeline.scrub(position.x + 0.5);
         }
+    }
+    // After seeking, so a click pressed and released within one frame still seeks.
+    if !buttons.pressed(MouseButton::Left) {
+        *dragging = false;
     }
 }
 
@@ -322,10 +323,26 @@ mod tests {
             });
         app.update();
         assert_eq!(app.world().resource::<Timeline>().step(), 0);
+        // A click pressed and released within one frame seeks too.
+        {
+            let mut buttons = app.world_mut().resource_mut::<ButtonInput<MouseButton>>();
+            buttons.release(MouseButton::Left);
+            buttons.clear();
+            buttons.press(MouseButton::Left);
+            buttons.release(MouseButton::Left);
+        }
+        app.world_mut()
+            .entity_mut(bar)
+            .insert(RelativeCursorPosition {
+                cursor_over: true,
+                normalized: Some(Vec2::new(0.0, 0.0)),
+            });
+        app.update();
+        assert_eq!(app.world().resource::<Timeline>().step(), 5);
         // Released: moving the cursor no longer seeks.
         app.world_mut()
             .resource_mut::<ButtonInput<MouseButton>>()
-            .release(MouseButton::Left);
+            .clear();
         app.world_mut()
             .entity_mut(bar)
             .insert(RelativeCursorPosition {
@@ -333,6 +350,6 @@ mod tests {
                 normalized: Some(Vec2::new(0.5, 0.0)),
             });
         app.update();
-        assert_eq!(app.world().resource::<Timeline>().step(), 0);
+        assert_eq!(app.world().resource::<Timeline>().step(), 5);
     }
 }
