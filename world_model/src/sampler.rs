@@ -175,7 +175,9 @@ pub fn dream_step_with_noise(
         let last = out.prediction.dim(1)? - 1;
         let pred = out.prediction.narrow(1, last, 1)?.squeeze(1)?;
         let x0 = clean_estimate(cfg, &pred, &x, &sv.squeeze(1)?, &last_ctx)?;
-        x = (&x0 + ((&x - &x0)? * (s_next / s))?)?;
+        // detach: the weights are autograd variables, and a rollout would otherwise
+        // keep every earlier step's graph alive (it ran out of memory at 24 GB)
+        x = (&x0 + ((&x - &x0)? * (s_next / s))?)?.detach();
         reward = Some(out.reward.narrow(1, last, 1)?.squeeze(1)?);
         term = Some(candle_nn::ops::sigmoid(
             &out.terminated_logit.narrow(1, last, 1)?.squeeze(1)?,
