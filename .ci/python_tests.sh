@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 VENV="${SOMNIUM_VENV:-target/python-venv}"
 if ! python3 -m venv "$VENV" 2>/dev/null; then
     SUDO=""; if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
@@ -21,7 +22,7 @@ cargo build --release -p somnium --bin somnium
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 ADDRESS="127.0.0.1:$PORT"
 LOG=target/somnium-serve.log
-./target/release/somnium serve --bind "$ADDRESS" >"$LOG" 2>&1 &
+"$TARGET/release/somnium" serve --bind "$ADDRESS" >"$LOG" 2>&1 &
 SERVER_PID=$!
 stop_server() {
     if kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -38,7 +39,7 @@ grpc.channel_ready_future(channel).result(timeout=60)
 PY
 
 status=0
-SOMNIUM_SERVER="$ADDRESS" SOMNIUM_BIN="$PWD/target/release/somnium" \
+SOMNIUM_SERVER="$ADDRESS" SOMNIUM_BIN="$TARGET/release/somnium" \
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider python/tests || status=$?
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "somnium serve died during the Python tests; its log:" >&2
