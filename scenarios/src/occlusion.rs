@@ -243,11 +243,7 @@ impl Scenario for Occlusion {
         Some(self.config.max_episode_steps)
     }
     fn colors(&self) -> ColorTable {
-        let o = |name: &str, rgb: [u8; 3], dynamic: bool| ObjectColor {
-            name: name.into(),
-            rgb,
-            dynamic,
-        };
+        let o = ObjectColor::new;
         ColorTable {
             background: [16, 16, 20],
             objects: vec![

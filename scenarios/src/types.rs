@@ -22,6 +22,17 @@ pub struct ObjectColor {
     pub dynamic: bool,
 }
 
+impl ObjectColor {
+    /// An object's entry in a colour table.
+    pub fn new(name: &str, rgb: [u8; 3], dynamic: bool) -> Self {
+        Self {
+            name: name.into(),
+            rgb,
+            dynamic,
+        }
+    }
+}
+
 /// The colours of every object in a scenario, plus the background.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ColorTable {
