@@ -43,6 +43,8 @@ enum Command {
     Eval(cli::eval::Args),
     /// Run the shipped bounce model against physics and print the key numbers.
     Demo(cli::demo::Args),
+    /// Speed figures of the world model (JSON with --json), beside a PyTorch peer with --peer.
+    Bench(cli::bench::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,5 +63,6 @@ fn main() -> anyhow::Result<()> {
         Command::Dream(a) => cli::dream::run(a),
         Command::Eval(a) => cli::eval::run(a),
         Command::Demo(a) => cli::demo::run(a),
+        Command::Bench(a) => cli::bench::run(a),
     }
 }

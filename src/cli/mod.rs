@@ -1,5 +1,6 @@
 //! One module per `somnium` subcommand.
 
+pub mod bench;
 pub mod demo;
 pub mod dream;
 pub mod eval;

@@ -80,6 +80,19 @@ pub struct Args {
     /// Checkpoint every N steps (and at the end).
     #[arg(long, default_value_t = 250)]
     pub save_every: u64,
+    /// Train on the model's own rollouts: dream this many steps before the
+    /// target frame in some batches (0: never; DIAMOND's remedy against drift).
+    #[arg(long, default_value_t = 0)]
+    pub self_rollout_steps: usize,
+    /// Share of batches whose context ends in dreamed frames.
+    #[arg(long, default_value_t = 0.5)]
+    pub self_rollout_prob: f64,
+    /// Step from which batches may be dreamed.
+    #[arg(long, default_value_t = 0)]
+    pub self_rollout_start: u64,
+    /// Euler steps of those dreams.
+    #[arg(long, default_value_t = 2)]
+    pub self_rollout_sampling_steps: usize,
 }
 
 /// The model config for this dataset: the preset (and overrides) with the
@@ -214,6 +227,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             batch: args.batch,
             lr: args.lr,
             warmup: args.warmup,
+            self_rollout_steps: args.self_rollout_steps,
+            self_rollout_prob: args.self_rollout_prob,
+            self_rollout_start: args.self_rollout_start,
+            self_rollout_sampling_steps: args.self_rollout_sampling_steps,
             ..TrainConfig::default()
         };
         (model_config(&args, &reader)?, tc)

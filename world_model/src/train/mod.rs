@@ -8,6 +8,7 @@
 
 pub mod checkpointing;
 pub mod evaluate;
+pub mod self_rollout;
 pub mod synthetic;
 pub mod windows;
 
@@ -15,7 +16,7 @@ pub mod windows;
 mod tests;
 
 use candle_core::Tensor;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,15 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Held-out windows the validation loss is measured on.
     pub val_windows: usize,
+    /// Dream this many steps before the target frame in some windows (0: never);
+    /// see [`self_rollout`].
+    pub self_rollout_steps: usize,
+    /// Share of batches whose context ends in dreamed frames.
+    pub self_rollout_prob: f64,
+    /// First step at which batches may be dreamed (the model must see first).
+    pub self_rollout_start: u64,
+    /// Euler steps of those dreams.
+    pub self_rollout_sampling_steps: usize,
 }
 
 impl Default for TrainConfig {
@@ -61,6 +71,10 @@ impl Default for TrainConfig {
             ema_decay: 0.999,
             seed: 0,
             val_windows: 256,
+            self_rollout_steps: 0,
+            self_rollout_prob: 0.5,
+            self_rollout_start: 0,
+            self_rollout_sampling_steps: 2,
         }
     }
 }
@@ -77,6 +91,9 @@ pub struct StepStats {
     pub terminated_loss: f32,
     /// Gradient norm before clipping; a non-finite norm skips the update.
     pub grad_norm: f32,
+    /// The batch's context ended in frames the model dreamed.
+    #[serde(default)]
+    pub self_rollout: bool,
 }
 
 /// A model with its optimizer, EMA and data.
@@ -117,6 +134,16 @@ impl Trainer {
                 model_cfg.window()
             )));
         }
+        if !(0.0..=1.0).contains(&cfg.self_rollout_prob) {
+            return Err(ModelError::InvalidConfig(format!(
+                "self_rollout_prob {} is not a probability",
+                cfg.self_rollout_prob
+            )));
+        }
+        let train = match cfg.self_rollout_steps {
+            0 => train,
+            n => train.with_window(model_cfg.window() + n)?,
+        };
         let device = background.device().clone();
         let model = DiT::new(model_cfg, cfg.seed, &device)?;
         let params = AdamWParams {
@@ -195,7 +222,19 @@ impl Trainer {
     pub fn train_step(&mut self, lr: f64) -> ModelResult<StepStats> {
         let cfg = self.model.config().clone();
         let mut rng = step_rng(self.cfg.seed, self.step);
-        let batch = self.train.sample(self.cfg.batch, &mut rng)?;
+        let mut batch = self.train.sample(self.cfg.batch, &mut rng)?;
+        let mut dreamed = false;
+        let n = self.cfg.self_rollout_steps;
+        if n > 0 {
+            dreamed = self.step >= self.cfg.self_rollout_start
+                && rng.random::<f64>() < self.cfg.self_rollout_prob;
+            batch = if dreamed {
+                let steps = self.cfg.self_rollout_sampling_steps;
+                self_rollout::dreamed_window(&self.model, &batch, n, steps, &mut rng)?
+            } else {
+                self_rollout::tail_window(&batch, cfg.window())?
+            };
+        }
         let noise = draw_noise(&cfg, self.cfg.batch, &mut rng, self.background.device())?;
         let parts = loss(&self.model, &batch, &noise, &self.background)?;
         let mut grads = parts.total.backward()?;
@@ -214,6 +253,7 @@ impl Trainer {
             reward_loss: scalar(&parts.reward)?,
             terminated_loss: scalar(&parts.terminated)?,
             grad_norm,
+            self_rollout: dreamed,
         })
     }
 

@@ -117,6 +117,32 @@ impl WindowSource {
         &self.episodes
     }
 
+    /// The same episodes cut into windows of `window` frames (episodes shorter
+    /// than that hold none). A trainer that dreams `n` steps before its target
+    /// frame draws windows of `W + 1 + n` frames.
+    pub fn with_window(mut self, window: usize) -> ModelResult<Self> {
+        if window < 2 {
+            return Err(ModelError::InvalidConfig(format!(
+                "a training window needs at least 2 frames, not {window}"
+            )));
+        }
+        self.window = window;
+        self.starts.clear();
+        for (index, ep) in self.episodes.iter().enumerate() {
+            let frames = ep.latents.dim(0)?;
+            if frames >= window {
+                self.starts
+                    .extend((0..=frames - window).map(|t| (index, t)));
+            }
+        }
+        Ok(self)
+    }
+
+    /// Frames per window.
+    pub fn window_len(&self) -> usize {
+        self.window
+    }
+
     /// Number of distinct windows.
     pub fn windows(&self) -> usize {
         self.starts.len()

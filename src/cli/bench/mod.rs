@@ -1,0 +1,305 @@
+//! `somnium bench`: the speed figures of the world model in one process, and
+//! beside them a PyTorch peer of the same architecture on the same machine.
+//!
+//! What it measures (milliseconds, medians of `--repeats` runs after a warm-up):
+//! - `matmul_gflops`: candle's f32 `[1024, 1024] x [1024, 1024]` matmul on the CPU;
+//! - `forward_b1_ms`, `forward_b32_ms`: `DiT::forward` over a whole `W + 1`
+//!   training window at batch 1 and 32;
+//! - `dream_step_b1_ms`, `dream_step_b32_ms`: one `sampler::dream_step` with the
+//!   default options (context pass + K cached denoising passes);
+//! - `train_step_ms` at `train_batch` windows: `Trainer::train_step` (batch,
+//!   noise, loss, backward, clipping, AdamW, EMA).
+//!
+//! GFLOP/s divide analytic matmul FLOP counts (see [`flops`]: `2 M N K` per
+//! product, attention over the pairs the block-causal mask lets through) by
+//! those times. `--peer PYTHON` runs `python/peers/bench_peer.py` afterwards
+//! and adds `peer` and `ratio` (see [`peer`]).
+
+mod flops;
+mod measure;
+#[cfg(test)]
+mod parity;
+mod peer;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde_json::{json, Map, Value};
+use somnium_world_model::config::ModelConfig;
+use somnium_world_model::sampler::SampleOptions;
+use somnium_world_model::train::TrainConfig;
+
+/// Arguments of `somnium bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model preset: tiny, small, base, or dit256 (d 256, 6 layers, 4 heads of
+    /// 64, 8 context frames + 1 of 64 tokens: the speed issue's plain stack shape).
+    #[arg(long, default_value = "small")]
+    pub preset: String,
+    /// JSON file with model config fields that override the preset.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Python interpreter with torch: also run the PyTorch peer, after somnium's runs.
+    #[arg(long)]
+    pub peer: Option<String>,
+    /// The peer script (default: python/peers/bench_peer.py of this source tree).
+    #[arg(long)]
+    pub peer_script: Option<PathBuf>,
+    /// Timed runs per figure (each after one warm-up run).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Worker threads for candle and the peer (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Windows per training step (the training default).
+    #[arg(long, default_value_t = TrainConfig::default().batch)]
+    pub train_batch: usize,
+}
+
+/// The speed issue's plain-stack shape as a somnium config: width 256, 6
+/// blocks, 4 heads of 64, a 9-frame window (8 context + 1), 64 tokens per frame.
+pub fn dit256() -> ModelConfig {
+    ModelConfig {
+        width: 256,
+        depth: 6,
+        heads: 4,
+        mlp_ratio: 4,
+        context_frames: 8,
+        ..ModelConfig::small()
+    }
+}
+
+/// The preset called `name`, including the bench-only `dit256`.
+fn preset(name: &str) -> anyhow::Result<ModelConfig> {
+    if name == "dit256" {
+        return Ok(dit256());
+    }
+    ModelConfig::preset(name)
+        .map_err(|e| anyhow::anyhow!("{e} (the bench also knows dit256)"))
+        .with_context(|| format!("--preset {name}"))
+}
+
+/// The preset with the fields of `--config` laid over it, validated.
+fn model_config(args: &Args) -> anyhow::Result<ModelConfig> {
+    let mut cfg = preset(&args.preset)?;
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let over: Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let mut base = serde_json::to_value(&cfg)?;
+        if let (Some(b), Some(o)) = (base.as_object_mut(), over.as_object()) {
+            for (k, v) in o {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        cfg = serde_json::from_value(base)
+            .with_context(|| format!("model config in {}", path.display()))?;
+    }
+    cfg.validate().context("bench model config")?;
+    Ok(cfg)
+}
+
+/// The CPU's model name from /proc/cpuinfo ("unknown" elsewhere).
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The candle-core version this binary was built with (from Cargo.lock).
+fn candle_version() -> String {
+    let lock = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"));
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"candle-core\"" {
+            if let Some(v) = lines.next().and_then(|l| l.split('"').nth(1)) {
+                return v.to_string();
+            }
+        }
+    }
+    "unknown".into()
+}
+
+/// The config fields that fix the cost, for the report.
+fn config_summary(cfg: &ModelConfig) -> Value {
+    json!({
+        "width": cfg.width,
+        "depth": cfg.depth,
+        "heads": cfg.heads,
+        "head_dim": cfg.head_dim(),
+        "mlp_ratio": cfg.mlp_ratio,
+        "tokens_per_frame": cfg.tokens_per_frame(),
+        "context_frames": cfg.context_frames,
+        "window": cfg.window(),
+        "window_tokens": cfg.window() * cfg.tokens_per_frame(),
+        "patch_dim": cfg.patch_dim(),
+        "sampling_steps": SampleOptions::default().steps,
+    })
+}
+
+/// Every measurement of somnium's own model, as the report's keys.
+fn measure_somnium(
+    cfg: &ModelConfig,
+    repeats: usize,
+    train_batch: usize,
+) -> anyhow::Result<Map<String, Value>> {
+    let steps = SampleOptions::default().steps;
+    let matmul = measure::matmul_ms(repeats)?;
+    let n = measure::MATMUL_SIZE as f64;
+    let mut trainer = measure::synthetic_trainer(cfg, train_batch)?;
+    let forward_b1 = measure::forward_ms(&trainer, 1, repeats)?;
+    let forward_b32 = measure::forward_ms(&trainer, 32, repeats)?;
+    let dream_b1 = measure::dream_step_ms(&trainer, 1, repeats)?;
+    let dream_b32 = measure::dream_step_ms(&trainer, 32, repeats)?;
+    let train = measure::train_step_ms(&mut trainer, repeats)?;
+    let matmul_gflops = flops::gflops(2.0 * n * n * n, matmul);
+    let gflops_dream_b32 = flops::gflops(flops::dream_step_flops(cfg, 32, steps), dream_b32);
+    let v = json!({
+        "matmul_gflops": matmul_gflops,
+        "forward_b1_ms": forward_b1,
+        "forward_b32_ms": forward_b32,
+        "dream_step_b1_ms": dream_b1,
+        "dream_step_b32_ms": dream_b32,
+        "train_step_ms": train,
+        "train_batch": train_batch,
+        "train_windows_per_s": train_batch as f64 / (train * 1e-3),
+        "gflops_forward_b1": flops::gflops(flops::window_forward_flops(cfg, 1), forward_b1),
+        "gflops_forward_b32": flops::gflops(flops::window_forward_flops(cfg, 32), forward_b32),
+        "gflops_dream_b1": flops::gflops(flops::dream_step_flops(cfg, 1, steps), dream_b1),
+        "gflops_dream_b32": gflops_dream_b32,
+        "gflops_train": flops::gflops(flops::train_step_flops(cfg, train_batch), train),
+        "dream_b32_share_of_matmul": gflops_dream_b32 / matmul_gflops,
+        "gflop_forward_b1": flops::window_forward_flops(cfg, 1) / 1e9,
+        "gflop_dream_step_b1": flops::dream_step_flops(cfg, 1, steps) / 1e9,
+        "params": trainer.model().params().count(),
+    });
+    Ok(v.as_object().cloned().unwrap_or_default())
+}
+
+/// Runs `somnium bench`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(t) = args.threads {
+        anyhow::ensure!(t > 0, "--threads must be positive");
+        // before any pool starts: rayon (gemm, fused kernels) and candle's own pool read these
+        std::env::set_var("RAYON_NUM_THREADS", t.to_string());
+        std::env::set_var("CANDLE_NUM_THREADS", t.to_string());
+    }
+    anyhow::ensure!(args.repeats > 0, "--repeats must be positive");
+    anyhow::ensure!(args.train_batch > 0, "--train-batch must be positive");
+    let cfg = model_config(&args)?;
+    let threads = candle_core::utils::get_num_threads();
+    let preset_name = match &args.config {
+        Some(path) => format!("{} + {}", args.preset, path.display()),
+        None => args.preset.clone(),
+    };
+    let mut report = Map::new();
+    report.insert("preset".into(), json!(preset_name));
+    report.insert("config".into(), config_summary(&cfg));
+    report.insert("threads".into(), json!(threads));
+    report.insert("cpu".into(), json!(cpu_name()));
+    report.insert("candle_version".into(), json!(candle_version()));
+    report.insert("repeats".into(), json!(args.repeats));
+    report.extend(measure_somnium(&cfg, args.repeats, args.train_batch)?);
+    if let Some(python) = &args.peer {
+        let script = args.peer_script.clone().unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/peers/bench_peer.py")
+        });
+        let run = peer::PeerRun {
+            python,
+            script: &script,
+            cfg: &cfg,
+            repeats: args.repeats,
+            threads,
+            train_batch: args.train_batch,
+        };
+        match peer::run_peer(&run) {
+            Ok(p) => {
+                report.insert("ratio".into(), Value::Object(peer::ratios(&report, &p)));
+                let same = p.get("params").and_then(Value::as_u64) == report["params"].as_u64();
+                report.insert("peer_params_match".into(), json!(same));
+                report.insert("peer".into(), Value::Object(p));
+            }
+            Err(reason) => {
+                report.insert("peer".into(), Value::Null);
+                report.insert("peer_error".into(), json!(reason));
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+/// The report as a readable table: one row per figure, peer and ratio beside it.
+fn print_table(report: &Map<String, Value>) {
+    let text = |k: &str| report.get(k).map_or(String::new(), |v| v.to_string());
+    println!(
+        "somnium bench: preset {}, {} threads, {}, candle {}",
+        text("preset"),
+        text("threads"),
+        text("cpu"),
+        text("candle_version")
+    );
+    println!("config {}", text("config"));
+    println!(
+        "params {}, train batch {}",
+        text("params"),
+        text("train_batch")
+    );
+    let peer = report.get("peer").and_then(Value::as_object);
+    let ratio = report.get("ratio").and_then(Value::as_object);
+    println!(
+        "{:<22} {:>12} {:>12} {:>8}",
+        "figure", "somnium", "pytorch", "ratio"
+    );
+    let num = |m: Option<&Map<String, Value>>, k: &str| {
+        m.and_then(|m| m.get(k))
+            .and_then(Value::as_f64)
+            .map_or("-".to_string(), |v| format!("{v:.2}"))
+    };
+    for key in peer::TIME_KEYS.iter().chain(peer::RATE_KEYS.iter()) {
+        println!(
+            "{:<22} {:>12} {:>12} {:>8}",
+            key,
+            num(Some(report), key),
+            num(peer, key),
+            num(ratio, key)
+        );
+    }
+    if let Some(e) = report.get("peer_error") {
+        println!("peer: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dit256_is_the_issue_shape() {
+        let c = preset("dit256").unwrap();
+        c.validate().unwrap();
+        assert_eq!((c.width, c.depth, c.heads, c.head_dim()), (256, 6, 4, 64));
+        assert_eq!((c.window(), c.tokens_per_frame()), (9, 64));
+        let e = format!("{:#}", preset("huge").unwrap_err());
+        assert!(e.contains("huge") && e.contains("dit256"), "{e}");
+    }
+
+    #[test]
+    fn candle_version_comes_from_the_lock_file() {
+        assert!(candle_version().starts_with("0."), "{}", candle_version());
+    }
+}
