@@ -1,98 +1,130 @@
-//! Env strings: `physics:<id>[@variant]` and `dream:<id>@MODEL`, parsed into an
-//! [`EnvTarget`] and built into physics envs.
+//! [`EnvTarget`]: the env an agent trains or is evaluated in, named by an env
+//! string (`physics:<id>[@variant]`, `dream:<id>[:variant]@MODEL`; parsed by
+//! [`somnium_env::EnvString`], the one parser the whole CLI uses), and built
+//! into a vector env of either kind ([`AgentVecEnv`]).
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
 
-use somnium_env::{PhysicsEnv, VecEnv};
-use somnium_scenarios::SCENARIO_IDS;
+use candle_core::Device;
+use somnium_env::{DreamModel, DreamVecEnv, EnvKind, EnvString, PhysicsEnv, Space, VecEnv};
 
-use crate::AgentError;
+use crate::{AgentError, AgentVecEnv, ObsKind};
 
-/// Which env an agent trains or is evaluated in.
+/// Which env an agent trains or is evaluated in: a thin wrapper over [`EnvString`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EnvTarget {
-    /// Ground-truth physics: scenario `id` in `variant` (`id` by default).
-    Physics { id: String, variant: String },
-    /// The learned world model at `model` dreaming scenario `id`.
-    Dream { id: String, model: PathBuf },
+pub struct EnvTarget {
+    spec: EnvString,
 }
 
 impl EnvTarget {
-    /// Parse `physics:<id>[@variant]` or `dream:<id>@MODEL`; the error names what
-    /// is wrong (unknown prefix, unknown scenario, missing model).
+    /// Parses an env string; the error (from [`EnvString`]) names what is wrong.
     pub fn parse(input: &str) -> Result<Self, AgentError> {
-        let bad = |reason: String| AgentError::BadEnvString {
-            input: input.to_string(),
-            reason,
-        };
-        let (kind, rest) = input
-            .split_once(':')
-            .ok_or_else(|| bad("expected 'physics:<id>[@variant]' or 'dream:<id>@MODEL'".into()))?;
-        let (id, suffix) = match rest.split_once('@') {
-            Some((id, s)) => (id, Some(s)),
-            None => (rest, None),
-        };
-        if !SCENARIO_IDS.contains(&id) {
-            return Err(bad(format!(
-                "unknown scenario '{id}' (known: {})",
-                SCENARIO_IDS.join(", ")
-            )));
-        }
-        match kind {
-            "physics" => {
-                let variant = suffix.unwrap_or("id");
-                if variant.is_empty() {
-                    return Err(bad("empty variant after '@'".into()));
-                }
-                Ok(EnvTarget::Physics {
-                    id: id.into(),
-                    variant: variant.into(),
-                })
-            }
-            "dream" => match suffix {
-                Some(model) if !model.is_empty() => Ok(EnvTarget::Dream {
-                    id: id.into(),
-                    model: PathBuf::from(model),
-                }),
-                _ => Err(bad("a dream env needs a model: 'dream:<id>@MODEL'".into())),
-            },
-            other => Err(bad(format!(
-                "unknown env kind '{other}' (use 'physics' or 'dream')"
-            ))),
-        }
+        Ok(EnvTarget {
+            spec: EnvString::parse(input)?,
+        })
+    }
+
+    /// The parsed env string.
+    pub fn env_string(&self) -> &EnvString {
+        &self.spec
     }
 
     /// The scenario id.
     pub fn scenario_id(&self) -> &str {
-        match self {
-            EnvTarget::Physics { id, .. } | EnvTarget::Dream { id, .. } => id,
+        &self.spec.scenario
+    }
+
+    /// The scenario variant.
+    pub fn variant(&self) -> &str {
+        &self.spec.variant
+    }
+
+    /// The model path of a dream (`None` for physics).
+    pub fn model_path(&self) -> Option<&Path> {
+        match &self.spec.kind {
+            EnvKind::Dream { model } => Some(model),
+            EnvKind::Physics => None,
         }
     }
 
-    /// One env rendering `size x size` frames.
+    /// Whether this is a dream (a learned world model) rather than physics.
+    pub fn is_dream(&self) -> bool {
+        self.model_path().is_some()
+    }
+
+    /// The scenario's action space (read from a tiny physics twin; no model is loaded).
+    pub fn action_space(&self) -> Result<Space, AgentError> {
+        Ok(somnium_env::Env::action_space(
+            &self.spec.build_physics(Some((1, 1)))?,
+        ))
+    }
+
+    /// Refuses a state-vector policy in a dream, whose observations are frames only.
+    pub fn check_obs(&self, obs: ObsKind) -> Result<(), AgentError> {
+        if obs == ObsKind::State && self.is_dream() {
+            return Err(AgentError::StateInDream(self.to_string()));
+        }
+        Ok(())
+    }
+
+    /// One physics env rendering `size x size` frames; an error for a dream.
     pub fn make_physics(&self, size: usize) -> Result<PhysicsEnv, AgentError> {
-        match self {
-            EnvTarget::Physics { id, variant } => Ok(PhysicsEnv::make(id, variant, size, size)?),
-            EnvTarget::Dream { .. } => Err(AgentError::DreamUnavailable(self.to_string())),
+        self.make_physics_sized((size, size))
+    }
+
+    /// One physics env rendering `(height, width)` frames; an error for a dream.
+    pub fn make_physics_sized(&self, size: (usize, usize)) -> Result<PhysicsEnv, AgentError> {
+        if self.is_dream() {
+            return Err(AgentError::BadConfig(format!(
+                "{self} is a dream, not a physics env"
+            )));
+        }
+        Ok(self.spec.build_physics(Some(size))?)
+    }
+
+    /// Loads the dream's model onto `device` (`None` for physics). A missing or
+    /// unreadable checkpoint is an error naming the path.
+    pub fn load_model(&self, device: &Device) -> Result<Option<DreamModel>, AgentError> {
+        self.model_path()
+            .map(|p| DreamModel::load(p, device))
+            .transpose()
+            .map_err(AgentError::from)
+    }
+
+    /// `n` envs stepped together: physics envs rendering `size x size` frames
+    /// (in parallel on rayon), or `n` dreams sharing one model loaded once (one
+    /// batched forward per step; frames are the model's size, `size` is unused).
+    pub fn make_vec(&self, n: usize, size: usize) -> Result<AgentVecEnv, AgentError> {
+        match self.load_model(&Device::Cpu)? {
+            Some(model) => self.make_vec_with_model(n, &model),
+            None => {
+                let envs = (0..n)
+                    .map(|_| self.make_physics(size))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(AgentVecEnv::Physics(VecEnv::new(envs)?))
+            }
         }
     }
 
-    /// `n` envs rendering `size x size` frames, stepped in parallel.
-    pub fn make_vec(&self, n: usize, size: usize) -> Result<VecEnv<PhysicsEnv>, AgentError> {
-        let envs = (0..n)
-            .map(|_| self.make_physics(size))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(VecEnv::new(envs)?)
+    /// `n` dreams of this target's scenario with an already loaded `model`.
+    pub fn make_vec_with_model(
+        &self,
+        n: usize,
+        model: &DreamModel,
+    ) -> Result<AgentVecEnv, AgentError> {
+        Ok(AgentVecEnv::Dream(DreamVecEnv::make(
+            self.scenario_id(),
+            self.variant(),
+            model,
+            n,
+        )?))
     }
 }
 
 impl fmt::Display for EnvTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EnvTarget::Physics { id, variant } => write!(f, "physics:{id}@{variant}"),
-            EnvTarget::Dream { id, model } => write!(f, "dream:{id}@{}", model.display()),
-        }
+        self.spec.fmt(f)
     }
 }
 
@@ -106,41 +138,23 @@ impl std::str::FromStr for EnvTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_models::tiny_checkpoint;
 
     #[test]
     fn physics_strings_parse_with_a_default_variant() {
-        assert_eq!(
-            EnvTarget::parse("physics:cartpole-v0").unwrap(),
-            EnvTarget::Physics {
-                id: "cartpole-v0".into(),
-                variant: "id".into()
-            }
-        );
+        let target = EnvTarget::parse("physics:cartpole-v0").unwrap();
+        assert_eq!((target.scenario_id(), target.variant()), ("cartpole-v0", "id"));
+        assert!(!target.is_dream());
         let ood = EnvTarget::parse("physics:push-v0@ood").unwrap();
         assert_eq!(ood.to_string(), "physics:push-v0@ood");
         assert_eq!(EnvTarget::parse(&ood.to_string()).unwrap(), ood);
     }
 
     #[test]
-    fn dream_strings_parse_but_cannot_be_built_yet() {
-        let dream = EnvTarget::parse("dream:push-v0@runs/push/model").unwrap();
-        assert_eq!(
-            dream,
-            EnvTarget::Dream {
-                id: "push-v0".into(),
-                model: "runs/push/model".into()
-            }
-        );
-        let err = dream.make_physics(8).err().unwrap().to_string();
-        assert!(err.contains("not available yet"), "{err}");
-    }
-
-    #[test]
     fn bad_strings_name_the_problem() {
         for (input, needle) in [
-            ("cartpole-v0", "expected 'physics:"),
-            ("physics:nope-v9", "unknown scenario 'nope-v9'"),
-            ("sim:cartpole-v0", "unknown env kind 'sim'"),
+            ("physics:nope-v9", "unknown scenario"),
+            ("sim:cartpole-v0", "unknown kind"),
             ("dream:cartpole-v0", "needs a model"),
             ("physics:cartpole-v0@", "empty variant"),
         ] {
@@ -149,5 +163,35 @@ mod tests {
         }
         let unknown_variant = EnvTarget::parse("physics:push-v0@huge").unwrap();
         assert!(unknown_variant.make_physics(8).is_err());
+    }
+
+    #[test]
+    fn a_dream_string_builds_a_working_dream_vec_env() {
+        let dir = tempfile::tempdir().unwrap();
+        tiny_checkpoint(dir.path(), "bounce-v0");
+        let target = EnvTarget::parse(&format!("dream:bounce-v0@{}", dir.path().display())).unwrap();
+        assert!(target.is_dream());
+        let mut envs = target.make_vec(3, 64).unwrap();
+        assert!(matches!(envs, AgentVecEnv::Dream(_)));
+        use crate::BatchEnv;
+        let obs = envs.reset(Some(4)).unwrap();
+        assert_eq!(obs.len(), 3);
+        assert!(obs.iter().all(|o| o.state.is_none() && o.frame.width == 32));
+        let actions = vec![somnium_env::Action::Continuous(vec![0.2, -0.1]); 3];
+        let step = envs.step(&actions).unwrap();
+        assert_eq!(step.obs.len(), 3);
+        assert!(step.obs.iter().all(|o| o.frame.data.len() == 32 * 32 * 3));
+        assert!(target.make_physics(8).is_err());
+    }
+
+    #[test]
+    fn a_missing_model_and_state_observations_in_a_dream_are_clear_errors() {
+        let target = EnvTarget::parse("dream:bounce-v0@/nonexistent/model").unwrap();
+        let err = target.make_vec(2, 32).err().unwrap().to_string();
+        assert!(err.contains("no model checkpoint"), "{err}");
+        assert!(err.contains("/nonexistent/model"), "{err}");
+        let err = target.check_obs(ObsKind::State).unwrap_err().to_string();
+        assert!(err.contains("no state vector"), "{err}");
+        assert!(target.check_obs(ObsKind::Frames).is_ok());
     }
 }

@@ -9,12 +9,11 @@ pub enum AgentError {
     Env(#[from] EnvError),
     #[error("tensor error: {0}")]
     Tensor(#[from] candle_core::Error),
-    #[error("bad env string '{input}': {reason}")]
-    BadEnvString { input: String, reason: String },
     #[error(
-        "dream envs are not available yet in agents ('{0}'): use physics:<id>[@variant] for now"
+        "{0} is a dream: its observations are frames only, with no state vector; \
+         use a pixel policy (--obs pixels) there"
     )]
-    DreamUnavailable(String),
+    StateInDream(String),
     #[error("bad configuration: {0}")]
     BadConfig(String),
     #[error("the observation has no {0}: use the other observation kind")]

@@ -1,12 +1,11 @@
-//! [`evaluate`]: seeded evaluation episodes of a policy in an env, summarised as
-//! returns, success and termination causes ([`EvalSummary`]).
+//! [`evaluate`]: seeded evaluation episodes of a policy in an env (physics or
+//! dream), summarised as returns, success and termination causes ([`EvalSummary`]).
 
-use rayon::prelude::*;
 use serde::Serialize;
-use somnium_env::{DoneReason, Env, Observation, PhysicsEnv};
+use somnium_env::DoneReason;
 
-use crate::policy::{EnvView, Policy};
-use crate::{AgentError, EnvTarget};
+use crate::policy::Policy;
+use crate::{AgentError, EnvTarget, EvalOptions, Evaluator};
 
 /// One evaluation episode.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -48,7 +47,8 @@ pub fn success_of(scenario_id: &str, reason: Option<DoneReason>) -> Option<bool>
 }
 
 /// Run `episodes` episodes of `policy` in `target` (episode `k` from seed
-/// `seed + k`), `parallel` envs at a time rendering `frame_size` frames.
+/// `seed + k`), `parallel` envs at a time; physics renders `frame_size` frames
+/// (dreams the model's). See [`Evaluator`] for more control.
 pub fn evaluate(
     policy: &mut dyn Policy,
     target: &EnvTarget,
@@ -57,56 +57,16 @@ pub fn evaluate(
     seed: u64,
     parallel: usize,
 ) -> Result<EvalSummary, AgentError> {
-    let parallel = parallel.clamp(1, episodes.max(1));
-    let mut envs: Vec<PhysicsEnv> = (0..parallel)
-        .map(|_| target.make_physics(frame_size))
-        .collect::<Result<_, _>>()?;
-    let mut results = Vec::with_capacity(episodes);
-    for wave in (0..episodes).step_by(parallel) {
-        let count = parallel.min(episodes - wave);
-        let envs = &mut envs[..count];
-        let mut obs: Vec<Observation> = Vec::with_capacity(count);
-        for (k, env) in envs.iter_mut().enumerate() {
-            obs.push(env.reset(Some(seed + (wave + k) as u64))?.0);
-        }
-        let mut returns = vec![0.0f32; count];
-        let mut ended: Vec<Option<Option<DoneReason>>> = vec![None; count];
-        while ended.iter().any(Option::is_none) {
-            let actions = {
-                let views: Vec<&dyn EnvView> = envs.iter().map(|e| e as &dyn EnvView).collect();
-                policy.act(&views, &obs)?
-            };
-            let steps: Vec<Option<Result<somnium_env::Step, _>>> = envs
-                .par_iter_mut()
-                .zip(actions.par_iter())
-                .zip(ended.par_iter())
-                .map(|((env, a), end)| end.is_none().then(|| env.step(a)))
-                .collect();
-            for (k, step) in steps.into_iter().enumerate() {
-                let Some(step) = step else { continue };
-                let step = step?;
-                returns[k] += step.reward;
-                if step.done() {
-                    ended[k] = Some(step.info.done_reason);
-                }
-                obs[k] = step.obs;
-            }
-        }
-        for k in 0..count {
-            let reason = ended[k].flatten();
-            results.push(EpisodeResult {
-                seed: seed + (wave + k) as u64,
-                episode_return: returns[k],
-                length: envs[k].elapsed_steps(),
-                success: success_of(target.scenario_id(), reason),
-                done_reason: reason,
-            });
-        }
-    }
-    Ok(summarise(target.to_string(), policy.name(), results))
+    let options = EvalOptions {
+        frame_size: Some((frame_size, frame_size)),
+        parallel: parallel.clamp(1, episodes.max(1)),
+        ..EvalOptions::default()
+    };
+    Evaluator::new(target, options)?.evaluate(policy, episodes, seed)
 }
 
-fn summarise(env: String, policy: String, episodes: Vec<EpisodeResult>) -> EvalSummary {
+/// Statistics of `episodes` of `policy` in `env`.
+pub fn summarise(env: String, policy: String, episodes: Vec<EpisodeResult>) -> EvalSummary {
     let n = episodes.len().max(1) as f32;
     let mean = episodes.iter().map(|e| e.episode_return).sum::<f32>() / n;
     let var = episodes

@@ -6,7 +6,7 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use somnium_env::{Action, Env, Imagine, Observation, PhysicsEnv, Scenario, Space};
+use somnium_env::{Action, DreamEnv, Env, Imagine, Observation, PhysicsEnv, Scenario, Space};
 
 use crate::AgentError;
 
@@ -32,6 +32,24 @@ impl EnvView for PhysicsEnv {
     fn scenario(&self) -> Option<&dyn Scenario> {
         Some(PhysicsEnv::scenario(self))
     }
+    fn imaginer(&self) -> Option<&dyn Imagine> {
+        Some(self)
+    }
+}
+
+impl EnvView for DreamEnv {
+    fn action_space(&self) -> Space {
+        Env::action_space(self)
+    }
+    fn elapsed_steps(&self) -> u32 {
+        DreamEnv::elapsed_steps(self)
+    }
+    /// None: the dream's scenario only rendered its context frames, it does not
+    /// follow the dream (a scripted expert cannot read a dream's state).
+    fn scenario(&self) -> Option<&dyn Scenario> {
+        None
+    }
+    /// The model's own look-ahead: predicted frames, rewards and terminations.
     fn imaginer(&self) -> Option<&dyn Imagine> {
         Some(self)
     }

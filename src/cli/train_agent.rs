@@ -1,8 +1,9 @@
-//! `somnium train-agent`: trains a PPO agent in an env (`physics:<id>[@variant]`;
-//! `dream:<id>@MODEL` once dream envs exist), with a progress bar, `metrics.jsonl`
-//! (one line per update and per evaluation), periodic deterministic evaluations on
-//! `--eval-env`, checkpoints, `returns.png` (training and evaluation returns
-//! against steps on one plot) and `summary.json`.
+//! `somnium train-agent`: trains a PPO agent in an env (`physics:<id>[@variant]`,
+//! or `dream:<id>@MODEL`: a world model dreaming, pixel policies only), with a
+//! progress bar, `metrics.jsonl` (one line per update and per evaluation),
+//! periodic deterministic evaluations on `--eval-env` (e.g. physics for an agent
+//! trained in a dream), checkpoints, `returns.png` (training and evaluation
+//! returns against steps on one plot) and `summary.json`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,8 +13,8 @@ use anyhow::{bail, Context};
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use somnium_agents::ppo::{PpoConfig, PpoTrainer};
-use somnium_agents::{evaluate, EnvTarget, ObsKind, PpoAgent, PpoPolicy};
-use somnium_env::{Env, Space};
+use somnium_agents::{EnvTarget, EvalOptions, Evaluator, ObsKind, PpoAgent, PpoPolicy};
+use somnium_env::Space;
 
 /// Arguments of `somnium train-agent`.
 #[derive(clap::Args)]
@@ -21,13 +22,13 @@ pub struct Args {
     /// Algorithm (only `ppo` for now).
     #[arg(long, default_value = "ppo")]
     pub algo: String,
-    /// Env to train in: `physics:<id>[@variant]` (or `dream:<id>@MODEL`).
+    /// Env to train in: `physics:<id>[@variant]` or `dream:<id>@MODEL`.
     #[arg(long)]
     pub env: String,
     /// Env of the periodic evaluations (default: the training env).
     #[arg(long)]
     pub eval_env: Option<String>,
-    /// What the network reads: `state` or `frames`.
+    /// What the network reads: `state` or `frames` (alias `pixels`; dreams need it).
     #[arg(long, default_value = "state")]
     pub obs: String,
     /// Env steps to train for (all envs together).
@@ -41,8 +42,9 @@ pub struct Args {
     /// Learning rate (default: the preset's).
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Frame side in pixels for `--obs frames`.
-    #[arg(long, default_value_t = 64)]
+    /// Side of the frames the CNN reads for `--obs frames` (larger frames, such
+    /// as a dream's, are downsampled to it).
+    #[arg(long, default_value_t = 32)]
     pub frame_size: usize,
     /// A JSON file of PPO settings overriding the preset (field names of PpoConfig).
     #[arg(long)]
@@ -63,7 +65,7 @@ pub struct Args {
 /// observation kind, then the JSON file, then the flags.
 fn ppo_config(args: &Args, target: &EnvTarget) -> anyhow::Result<PpoConfig> {
     let obs: ObsKind = args.obs.parse()?;
-    let space = target.make_physics(1)?.action_space();
+    let space = target.action_space()?;
     let mut config = match (obs, &space) {
         (ObsKind::Frames, _) => PpoConfig::frames(),
         (ObsKind::State, Space::Box { .. }) => PpoConfig::continuous(),
@@ -107,26 +109,15 @@ impl Metrics {
     }
 }
 
-/// Deterministic evaluation of the checkpoint in `dir` on `target`.
+/// Deterministic evaluation of the checkpoint in `dir` with `evaluator`.
 fn eval_checkpoint(
     dir: &Path,
-    target: &EnvTarget,
+    evaluator: &mut Evaluator,
     episodes: usize,
 ) -> anyhow::Result<somnium_agents::EvalSummary> {
     let (agent, _) = PpoAgent::load(dir, &Device::Cpu)?;
-    let size = match agent.obs.kind {
-        ObsKind::State => 1,
-        ObsKind::Frames => agent.obs.size,
-    };
     let mut policy = PpoPolicy::new(agent, true, 0);
-    Ok(evaluate(
-        &mut policy,
-        target,
-        size,
-        episodes,
-        1_000_000,
-        episodes.min(8),
-    )?)
+    Ok(evaluator.evaluate(&mut policy, episodes, 1_000_000)?)
 }
 
 /// Run `somnium train-agent`.
@@ -139,8 +130,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(e) => EnvTarget::parse(e)?,
         None => target.clone(),
     };
-    eval_target.make_physics(1)?;
     let config = ppo_config(&args, &target)?;
+    target.check_obs(config.obs)?;
+    eval_target.check_obs(config.obs)?;
+    if args.eval_episodes == 0 {
+        bail!("--eval-episodes must be at least 1");
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     std::fs::write(
@@ -151,6 +146,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::fs::File::create(args.out.join("metrics.jsonl")).context("creating metrics.jsonl")?,
     );
     let mut trainer = PpoTrainer::new(config.clone(), target.clone())?;
+    // Physics evaluations render what the network saw in training (a dream's frame size).
+    let mut evaluator = Evaluator::new(
+        &eval_target,
+        EvalOptions {
+            frame_size: Some(trainer.agent().obs.render_size()),
+            parallel: args.eval_episodes.min(8),
+            ..EvalOptions::default()
+        },
+    )?;
     println!(
         "ppo on {target} ({:?} observations): {} updates of {} steps, {} minibatches x {} epochs; eval on {eval_target}",
         config.obs,
@@ -169,6 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut next_eval = 0u64;
     let mut last_eval = None;
     let mut recent: Vec<f32> = Vec::new();
+    let mut rollout_rates: Vec<f64> = Vec::new();
     while !trainer.is_done() {
         let stats = trainer.train_update()?;
         let eps = trainer.episodes();
@@ -189,14 +194,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         metrics.line(line)?;
         bar.set_position(stats.global_step);
         bar.set_message(format!(
-            "return(20) {:.1}  {:.0} steps/s",
+            "return(20) {:.1}  {:.0} steps/s (rollout {:.0})",
             rolling.unwrap_or(f32::NAN),
-            stats.steps_per_sec
+            stats.steps_per_sec,
+            stats.rollout_steps_per_sec
         ));
+        rollout_rates.push(stats.rollout_steps_per_sec as f64);
         if stats.global_step >= next_eval || trainer.is_done() {
             next_eval = stats.global_step + args.eval_every.max(1);
             trainer.save(&args.out)?;
-            let summary = eval_checkpoint(&args.out, &eval_target, args.eval_episodes)?;
+            let summary = eval_checkpoint(&args.out, &mut evaluator, args.eval_episodes)?;
             eval_curve.push((stats.global_step as f64, summary.mean_return as f64));
             metrics.line(serde_json::json!({
                 "kind": "eval",
@@ -233,6 +240,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "steps": trainer.global_step(),
         "wall_s": wall,
         "steps_per_sec": trainer.global_step() as f64 / wall,
+        "rollout_steps_per_sec_mean": rollout_rates.iter().sum::<f64>() / rollout_rates.len().max(1) as f64,
+        "num_envs": config.num_envs,
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "final_eval": final_eval,
         "final_training_return_20": recent.iter().sum::<f32>() / recent.len().max(1) as f32,

@@ -108,6 +108,20 @@ pub fn dream_step_with_noise(
     noise: &Tensor,
     opts: &SampleOptions,
 ) -> ModelResult<DreamStep> {
+    // run the whole step on candle's CPU pool: the many small ops of a batch-1
+    // step then skip the hand-off from this thread to the pool on every op
+    context
+        .device()
+        .with_context(|| dream_step_in_pool(model, context, actions, noise, opts))
+}
+
+fn dream_step_in_pool(
+    model: &DiT,
+    context: &Tensor,
+    actions: &Tensor,
+    noise: &Tensor,
+    opts: &SampleOptions,
+) -> ModelResult<DreamStep> {
     let cfg = model.config();
     let (c, h, w) = cfg.latent_shape();
     let wn = cfg.context_frames;

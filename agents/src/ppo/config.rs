@@ -33,7 +33,8 @@ pub struct PpoConfig {
     pub seed: u64,
     /// Observations read by the network.
     pub obs: ObsKind,
-    /// Frame side in pixels (frames only).
+    /// Side in pixels of the frames the CNN reads (frames only); the env's
+    /// frames are area-downsampled to it when larger (a dream's 64x64).
     pub frame_size: usize,
     /// Frames stacked (frames only).
     pub frame_stack: usize,
@@ -63,7 +64,7 @@ impl Default for PpoConfig {
             target_kl: None,
             seed: 0,
             obs: ObsKind::State,
-            frame_size: 64,
+            frame_size: 32,
             frame_stack: 2,
             hidden: 64,
         }

@@ -101,7 +101,7 @@ impl Env for Corridor {
     }
 }
 
-fn corridor_trainer(seed: u64) -> PpoTrainer<Corridor> {
+fn corridor_trainer(seed: u64) -> PpoTrainer<VecEnv<Corridor>> {
     let envs = VecEnv::new((0..4).map(|_| Corridor { pos: 0, steps: 0 }).collect()).unwrap();
     let config = PpoConfig {
         total_steps: 12_288,

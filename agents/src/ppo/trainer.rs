@@ -1,5 +1,6 @@
-//! [`PpoTrainer`]: collect a rollout from the vector env with one batched forward
-//! per step, compute GAE, then run the clipped-PPO epochs over shuffled minibatches.
+//! [`PpoTrainer`]: collect a rollout from the vector env (physics or dream, any
+//! [`BatchEnv`]) with one batched forward per step, compute GAE, then run the
+//! clipped-PPO epochs over shuffled minibatches.
 
 use std::time::Instant;
 
@@ -8,14 +9,14 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use somnium_env::{Action, DoneReason, Env, PhysicsEnv, Space, VecEnv};
+use somnium_env::{Action, DoneReason, Space};
 use somnium_world_model::optim::{AdamW, AdamWParams};
 
 use super::{compute_gae, ppo_loss, LossCoefs, PpoConfig, Rollout};
 use crate::agent::PpoAgent;
 use crate::distributions::{categorical_log_prob_entropy, gaussian_log_prob_entropy};
 use crate::features::{ObsEncoder, ObsKind, ObsSpec};
-use crate::{AgentError, EnvTarget};
+use crate::{AgentError, AgentVecEnv, BatchEnv, EnvTarget};
 
 /// One finished training episode.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -46,16 +47,18 @@ pub struct UpdateStats {
     pub mean_episode_return: Option<f32>,
     /// Env steps per second of this update (rollout and learning).
     pub steps_per_sec: f32,
+    /// Env steps per second of the rollout alone (env steps and policy forwards).
+    pub rollout_steps_per_sec: f32,
 }
 
-/// Trains a [`PpoAgent`] in a vector of envs (physics envs by default).
-pub struct PpoTrainer<E: Env = PhysicsEnv> {
+/// Trains a [`PpoAgent`] in a batch of envs (physics or dream, as an env string names).
+pub struct PpoTrainer<V: BatchEnv = AgentVecEnv> {
     config: PpoConfig,
     /// The env string saved with checkpoints.
     env_name: String,
     agent: PpoAgent,
     opt: AdamW,
-    envs: VecEnv<E>,
+    envs: V,
     encoder: ObsEncoder,
     /// Features of the current observations, `[N, F]`.
     next_features: Vec<f32>,
@@ -68,11 +71,13 @@ pub struct PpoTrainer<E: Env = PhysicsEnv> {
     finished: Vec<EpisodeRecord>,
 }
 
-impl PpoTrainer<PhysicsEnv> {
-    /// Build `config.num_envs` envs of `target` (frames rendered only for frame
-    /// observations), the network and the optimizer.
+impl PpoTrainer<AgentVecEnv> {
+    /// Build `config.num_envs` envs of `target` (physics frames rendered only for
+    /// frame observations; a dream's model loaded once), the network and the
+    /// optimizer. A state-vector policy in a dream is refused.
     pub fn new(config: PpoConfig, target: EnvTarget) -> Result<Self, AgentError> {
         config.validate()?;
+        target.check_obs(config.obs)?;
         let size = match config.obs {
             ObsKind::State => 1,
             ObsKind::Frames => config.frame_size,
@@ -82,32 +87,30 @@ impl PpoTrainer<PhysicsEnv> {
     }
 }
 
-impl<E: Env> PpoTrainer<E> {
+impl<V: BatchEnv> PpoTrainer<V> {
     /// Train in `envs` (their number overrides `config.num_envs`); `env_name` is
     /// saved with checkpoints. Resets the envs with `config.seed`.
     pub fn with_envs(
         mut config: PpoConfig,
-        mut envs: VecEnv<E>,
+        mut envs: V,
         env_name: String,
     ) -> Result<Self, AgentError> {
         config.num_envs = envs.num_envs();
         config.validate()?;
         let obs_space = envs.observation_space();
         let spec = match config.obs {
-            ObsKind::State => ObsSpec {
-                kind: ObsKind::State,
-                size: obs_space
+            ObsKind::State => ObsSpec::state(
+                obs_space
                     .state
                     .as_ref()
                     .map(Space::flat_dim)
                     .ok_or(AgentError::MissingObservation("state vector"))?,
-                stack: 1,
-            },
-            ObsKind::Frames => ObsSpec {
-                kind: ObsKind::Frames,
-                size: config.frame_size,
-                stack: config.frame_stack,
-            },
+            ),
+            ObsKind::Frames => {
+                let (h, w) = obs_space.frame_size();
+                let render = ((h, w) != (config.frame_size, config.frame_size)).then_some([h, w]);
+                ObsSpec::frames(config.frame_size, config.frame_stack, render)
+            }
         };
         let device = Device::Cpu;
         let agent = PpoAgent::new(
@@ -127,7 +130,7 @@ impl<E: Env> PpoTrainer<E> {
             },
         )?;
         let mut encoder = ObsEncoder::new(spec.clone(), config.num_envs);
-        let (obs, _) = envs.reset(Some(config.seed))?;
+        let obs = envs.reset(Some(config.seed))?;
         let mut next_features = Vec::new();
         for (i, o) in obs.iter().enumerate() {
             encoder.push(i, o, true, &mut next_features)?;
@@ -189,6 +192,7 @@ impl<E: Env> PpoTrainer<E> {
         };
         let episodes_before = self.finished.len();
         self.collect()?;
+        let rollout_secs = start.elapsed().as_secs_f32().max(1e-9);
         let stats = self.learn(lr)?;
         self.update += 1;
         let new_eps = &self.finished[episodes_before..];
@@ -202,6 +206,7 @@ impl<E: Env> PpoTrainer<E> {
             episodes: new_eps.len(),
             mean_episode_return,
             steps_per_sec: c.batch_size() as f32 / secs,
+            rollout_steps_per_sec: c.batch_size() as f32 / rollout_secs,
             ..stats
         })
     }
@@ -321,6 +326,7 @@ impl<E: Env> PpoTrainer<E> {
             episodes: 0,
             mean_episode_return: None,
             steps_per_sec: 0.0,
+            rollout_steps_per_sec: 0.0,
         };
         let (mut clip_sum, mut clip_n) = (0.0f32, 0usize);
         'epochs: for _ in 0..c.update_epochs {

@@ -156,6 +156,56 @@ impl DreamEnv {
         self.episode_seed
     }
 
+    /// Dreamed steps since the last reset.
+    pub fn elapsed_steps(&self) -> u32 {
+        self.elapsed_steps
+    }
+
+    /// Continues the dream from an observed history instead of its own: `frames`
+    /// are the last `W` frames (oldest first, the model's frame size) and
+    /// `actions` the `W - 1` actions between them. The noise of the next dreamed
+    /// step is stream `step` of `seed`'s noise. For planners that act in another
+    /// env (physics) and imagine with this model from what they saw there.
+    pub fn observe_history(
+        &mut self,
+        frames: &[Frame],
+        actions: &[Action],
+        seed: u64,
+        step: u64,
+    ) -> Result<(), EnvError> {
+        let wn = self.model.context_frames();
+        if frames.len() != wn || actions.len() + 1 != wn {
+            return Err(EnvError::BadConfig(format!(
+                "a history of {} frames and {} actions for a model with {wn} context frames \
+                 (needs {wn} frames and {} actions)",
+                frames.len(),
+                actions.len(),
+                wn - 1
+            )));
+        }
+        let values: Vec<f32> = actions
+            .iter()
+            .map(|a| self.model_action(a))
+            .collect::<Result<Vec<_>, _>>()?
+            .concat();
+        let width = self.model.config().action.width();
+        self.state = Some(DreamState {
+            context: self.model.encode_context(frames)?,
+            past_actions: candle_core::Tensor::from_vec(
+                values,
+                (wn - 1, width),
+                self.model.device(),
+            )?,
+            noise_seed: seed ^ NOISE_SALT,
+            step,
+        });
+        self.episode_seed = seed;
+        self.elapsed_steps = u32::try_from(step).unwrap_or(u32::MAX);
+        self.ever_reset = true;
+        self.last_frame = frames.last().cloned();
+        Ok(())
+    }
+
     /// Frame `(height, width)`.
     pub fn frame_size(&self) -> (usize, usize) {
         self.model.frame_size()

@@ -3,7 +3,7 @@
 
 use somnium_scenarios::{Action, Space};
 
-use crate::{Env, EnvError, Info, Observation, ObservationSpace, VecStep};
+use crate::{Env, EnvError, Info, Observation, ObservationSpace, Step, VecStep};
 
 use super::{DreamEnv, DreamModel};
 
@@ -79,6 +79,45 @@ impl DreamVecEnv {
             infos.push(info);
         }
         Ok((obs, infos))
+    }
+
+    /// Steps the sub-envs whose `actions[i]` is `Some` in one forward pass and
+    /// leaves the others alone; no autoreset (an ended sub-env stays ended until
+    /// [`reset_one`](Self::reset_one)). For seeded evaluation episodes.
+    pub fn step_some(&mut self, actions: &[Option<Action>]) -> Result<Vec<Option<Step>>, EnvError> {
+        if actions.len() != self.envs.len() {
+            return Err(EnvError::BadConfig(format!(
+                "{} actions for {} sub-envs",
+                actions.len(),
+                self.envs.len()
+            )));
+        }
+        let mut active = Vec::new();
+        let mut states = Vec::new();
+        let mut values = Vec::new();
+        for (i, (env, action)) in self.envs.iter().zip(actions).enumerate() {
+            let Some(action) = action else { continue };
+            let state = env.state().ok_or_else(|| {
+                sub(
+                    i,
+                    EnvError::NeedsReset("in a DreamVecEnv step_some: reset the sub-env"),
+                )
+            })?;
+            states.push(state);
+            values.push(env.model_action(action).map_err(|e| sub(i, e))?);
+            active.push(i);
+        }
+        let mut result: Vec<Option<Step>> = vec![None; actions.len()];
+        if active.is_empty() {
+            return Ok(result);
+        }
+        let (next, out) = self.envs[0].model().step_batch(&states, &values)?;
+        for (j, (state, frame)) in next.into_iter().zip(out.frames).enumerate() {
+            let i = active[j];
+            let step = self.envs[i].apply(state, frame, out.rewards[j], out.terminated_prob[j]);
+            result[i] = Some(step);
+        }
+        Ok(result)
     }
 
     /// Resets sub-env `index` alone with `seed`.

@@ -220,6 +220,12 @@ impl Trainer {
 
     /// One optimizer step at learning rate `lr` on batch `self.step()` of the run.
     pub fn train_step(&mut self, lr: f64) -> ModelResult<StepStats> {
+        // on candle's CPU pool, so element-wise ops skip a thread hand-off each
+        let device = self.background.device().clone();
+        device.with_context(|| self.train_step_in_pool(lr))
+    }
+
+    fn train_step_in_pool(&mut self, lr: f64) -> ModelResult<StepStats> {
         let cfg = self.model.config().clone();
         let mut rng = step_rng(self.cfg.seed, self.step);
         let mut batch = self.train.sample(self.cfg.batch, &mut rng)?;
