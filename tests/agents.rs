@@ -124,8 +124,8 @@ fn bad_env_strings_and_policies_get_clear_errors() {
             "unknown scenario",
         ),
         (
-            vec!["train-agent", "--env", "cartpole-v0", "--out", out_s],
-            "physics:",
+            vec!["train-agent", "--env", "sim:cartpole-v0", "--out", out_s],
+            "unknown kind",
         ),
         (
             vec![
@@ -133,11 +133,35 @@ fn bad_env_strings_and_policies_get_clear_errors() {
                 "--env",
                 "physics:cartpole-v0",
                 "--obs",
+                "voxels",
+                "--out",
+                out_s,
+            ],
+            "observation kind 'voxels'",
+        ),
+        (
+            vec![
+                "train-agent",
+                "--env",
+                "dream:cartpole-v0@/nonexistent/model",
+                "--obs",
+                "state",
+                "--out",
+                out_s,
+            ],
+            "no state vector",
+        ),
+        (
+            vec![
+                "train-agent",
+                "--env",
+                "dream:cartpole-v0@/nonexistent/model",
+                "--obs",
                 "pixels",
                 "--out",
                 out_s,
             ],
-            "observation kind 'pixels'",
+            "no model checkpoint",
         ),
         (
             vec![

@@ -23,7 +23,7 @@ fn frames_config() -> PpoConfig {
         num_steps: 8,
         num_minibatches: 2,
         update_epochs: 2,
-        frame_size: 16,
+        frame_size: 18,
         hidden: 16,
         ..PpoConfig::frames()
     }
@@ -39,7 +39,7 @@ fn ppo_trains_a_pixel_policy_in_a_dream_and_refuses_states() {
         assert!(stats.policy_loss.is_finite() && stats.value_loss.is_finite());
     }
     assert_eq!(trainer.global_step(), 48);
-    // The 32x32 dream frames were downsampled to 16x16; the render size is kept.
+    // The 32x32 dream frames were downsampled to 18x18; the render size is kept.
     assert_eq!(trainer.agent().obs.render, Some([32, 32]));
     let out = dir.path().join("agent");
     trainer.save(&out).unwrap();

@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn physics_strings_parse_with_a_default_variant() {
         let target = EnvTarget::parse("physics:cartpole-v0").unwrap();
-        assert_eq!((target.scenario_id(), target.variant()), ("cartpole-v0", "id"));
+        assert_eq!(
+            (target.scenario_id(), target.variant()),
+            ("cartpole-v0", "id")
+        );
         assert!(!target.is_dream());
         let ood = EnvTarget::parse("physics:push-v0@ood").unwrap();
         assert_eq!(ood.to_string(), "physics:push-v0@ood");
@@ -169,7 +172,8 @@ mod tests {
     fn a_dream_string_builds_a_working_dream_vec_env() {
         let dir = tempfile::tempdir().unwrap();
         tiny_checkpoint(dir.path(), "bounce-v0");
-        let target = EnvTarget::parse(&format!("dream:bounce-v0@{}", dir.path().display())).unwrap();
+        let target =
+            EnvTarget::parse(&format!("dream:bounce-v0@{}", dir.path().display())).unwrap();
         assert!(target.is_dream());
         let mut envs = target.make_vec(3, 64).unwrap();
         assert!(matches!(envs, AgentVecEnv::Dream(_)));

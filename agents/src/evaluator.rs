@@ -135,7 +135,8 @@ impl Evaluator {
         let model = target.load_model(&candle_core::Device::Cpu)?;
         let (envs, shadows, warmup) = match model {
             Some(model) => {
-                let envs = DreamVecEnv::make(target.scenario_id(), target.variant(), &model, parallel)?;
+                let envs =
+                    DreamVecEnv::make(target.scenario_id(), target.variant(), &model, parallel)?;
                 (Envs::Dream(envs), Vec::new(), 0)
             }
             None => {
@@ -154,7 +155,11 @@ impl Evaluator {
                     Some(m) => (0..parallel)
                         .map(|_| {
                             Ok(Shadow {
-                                dream: DreamEnv::make(target.scenario_id(), target.variant(), m.clone())?,
+                                dream: DreamEnv::make(
+                                    target.scenario_id(),
+                                    target.variant(),
+                                    m.clone(),
+                                )?,
                                 frames: VecDeque::new(),
                                 actions: VecDeque::new(),
                             })
@@ -251,7 +256,13 @@ impl Evaluator {
         }
         let mut frames: Vec<Vec<Frame>> = obs
             .iter()
-            .map(|o| if record { vec![o.frame.clone()] } else { Vec::new() })
+            .map(|o| {
+                if record {
+                    vec![o.frame.clone()]
+                } else {
+                    Vec::new()
+                }
+            })
             .collect();
         let mut steps = vec![0u32; count];
         let mut returns = vec![0.0f32; count];
@@ -311,22 +322,21 @@ impl Evaluator {
     fn views(&self, steps: &[u32], ended: &[Option<Option<DoneReason>>]) -> Vec<SlotView<'_>> {
         (0..steps.len())
             .map(|k| {
-                let (scenario, imaginer): (Option<&dyn Scenario>, &dyn Imagine) = if ended[k]
-                    .is_some()
-                {
-                    (None, &Idle)
-                } else {
-                    match &self.envs {
-                        Envs::Physics(envs) => (
-                            Some(envs[k].scenario()),
-                            match self.shadows.get(k) {
-                                Some(shadow) => &shadow.dream,
-                                None => &envs[k],
-                            },
-                        ),
-                        Envs::Dream(envs) => (None, &envs.envs()[k]),
-                    }
-                };
+                let (scenario, imaginer): (Option<&dyn Scenario>, &dyn Imagine) =
+                    if ended[k].is_some() {
+                        (None, &Idle)
+                    } else {
+                        match &self.envs {
+                            Envs::Physics(envs) => (
+                                Some(envs[k].scenario()),
+                                match self.shadows.get(k) {
+                                    Some(shadow) => &shadow.dream,
+                                    None => &envs[k],
+                                },
+                            ),
+                            Envs::Dream(envs) => (None, &envs.envs()[k]),
+                        }
+                    };
                 SlotView {
                     space: self.space.clone(),
                     steps: steps[k],

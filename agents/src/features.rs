@@ -269,8 +269,8 @@ mod tests {
         assert_eq!((out[0], out[23]), (0.2, 0.2));
         assert!(enc.push(0, &obs(1), false, &mut out).is_ok());
         let err = ObsEncoder::new(ObsSpec::state(4), 1)
-        .push(0, &obs(0), true, &mut out)
-        .unwrap_err();
+            .push(0, &obs(0), true, &mut out)
+            .unwrap_err();
         assert!(err.to_string().contains("state vector"), "{err}");
     }
 

@@ -21,6 +21,8 @@
 mod agent;
 mod batch_env;
 pub mod distributions;
+#[cfg(test)]
+mod dream_tests;
 mod env_target;
 mod error;
 mod eval;
@@ -30,8 +32,6 @@ pub mod nets;
 mod planner;
 mod policy;
 pub mod ppo;
-#[cfg(test)]
-mod dream_tests;
 #[cfg(test)]
 mod test_models;
 

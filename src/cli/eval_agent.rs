@@ -1,18 +1,26 @@
 //! `somnium eval-agent`: runs a policy (`random`, `scripted`, `cem`, or a PPO
 //! checkpoint directory) for `--episodes` seeded episodes in one env, or in two
-//! envs on the same seeds side by side (dream against physics, or two physics
-//! variants), and writes `report.json` and `report.md`: returns, success and
-//! termination causes per env, and the episodes where the envs disagree most.
+//! envs on the same seeds side by side (a dream against physics: the robotics
+//! team's pre-deployment check), and writes `report.json` and `report.md`:
+//! returns, success and termination causes per env, every episode side by side,
+//! the episodes where the envs disagree most, and their GIFs (first env | second).
+//!
+//! With a dream in the pair, physics renders the model's frames and takes the
+//! dream's `W - 1` warm-up steps after each reset, so both start from the same
+//! frame. `--planner-model` makes `cem` imagine with a world model while acting
+//! in physics (instead of the physics oracle).
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use candle_core::Device;
 use somnium_agents::{
-    evaluate, CemConfig, CemPlanner, EnvTarget, EvalSummary, ObsKind, Policy, PpoAgent, PpoPolicy,
-    RandomPolicy, ScriptedPolicy,
+    summarise, CemConfig, CemPlanner, EnvTarget, EpisodeRun, EvalOptions, EvalSummary, Evaluator,
+    ObsKind, Policy, PpoAgent, PpoPolicy, RandomPolicy, ScriptedPolicy,
 };
+use somnium_env::DreamModel;
+
+use super::eval_agent_report::{markdown, side_by_side_gif, Disagreement};
 
 /// Arguments of `somnium eval-agent`.
 #[derive(clap::Args)]
@@ -21,7 +29,8 @@ pub struct Args {
     /// PPO checkpoint directory (as written by `train-agent`).
     #[arg(long)]
     pub policy: String,
-    /// One env, or two to compare on the same seeds (`physics:<id>[@variant]`).
+    /// One env, or two to compare on the same seeds (`physics:<id>[@variant]`,
+    /// `dream:<id>@MODEL`).
     #[arg(long = "env", required = true, num_args = 1)]
     pub envs: Vec<String>,
     #[arg(long, default_value_t = 50)]
@@ -32,6 +41,10 @@ pub struct Args {
     /// Sample PPO actions instead of taking the most likely one.
     #[arg(long)]
     pub stochastic: bool,
+    /// `cem` in physics imagines with this world model (a checkpoint or run
+    /// directory) instead of the physics oracle.
+    #[arg(long)]
+    pub planner_model: Option<PathBuf>,
     /// Planner look-ahead (steps).
     #[arg(long, default_value_t = 8)]
     pub horizon: usize,
@@ -50,16 +63,19 @@ pub struct Args {
     /// Episodes run in parallel.
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,
-    /// Output directory for report.json and report.md.
+    /// GIFs written for the episodes where two envs disagree most.
+    #[arg(long, default_value_t = 3)]
+    pub gifs: usize,
+    /// Output directory for report.json, report.md and the GIFs.
     #[arg(long)]
     pub out: PathBuf,
 }
 
-/// A fresh policy for `args.policy` and the frame size it needs.
-fn make_policy(args: &Args) -> anyhow::Result<(Box<dyn Policy>, usize)> {
+/// A fresh policy for `args.policy`, and the obs spec of a PPO checkpoint.
+fn make_policy(args: &Args) -> anyhow::Result<(Box<dyn Policy>, Option<somnium_agents::ObsSpec>)> {
     Ok(match args.policy.as_str() {
-        "random" => (Box::new(RandomPolicy::new(args.seed)), 1),
-        "scripted" => (Box::new(ScriptedPolicy::new(args.seed)), 1),
+        "random" => (Box::new(RandomPolicy::new(args.seed)), None),
+        "scripted" => (Box::new(ScriptedPolicy::new(args.seed)), None),
         "cem" => {
             let config = CemConfig {
                 horizon: args.horizon,
@@ -71,7 +87,7 @@ fn make_policy(args: &Args) -> anyhow::Result<(Box<dyn Policy>, usize)> {
                 seed: args.seed,
                 ..CemConfig::default()
             };
-            (Box::new(CemPlanner::new(config)?), 1)
+            (Box::new(CemPlanner::new(config)?), None)
         }
         path => {
             let path = Path::new(path);
@@ -82,74 +98,13 @@ fn make_policy(args: &Args) -> anyhow::Result<(Box<dyn Policy>, usize)> {
                 );
             }
             let (agent, _) = PpoAgent::load(path, &Device::Cpu)?;
-            let size = match agent.obs.kind {
-                ObsKind::State => 1,
-                ObsKind::Frames => agent.obs.size,
-            };
+            let spec = agent.obs.clone();
             (
                 Box::new(PpoPolicy::new(agent, !args.stochastic, args.seed)),
-                size,
+                Some(spec),
             )
         }
     })
-}
-
-fn fmt_opt(v: Option<f32>) -> String {
-    v.map_or("n/a".into(), |v| format!("{:.0}%", 100.0 * v))
-}
-
-/// The Markdown report of one or two summaries (same seeds).
-fn markdown(policy: &str, summaries: &[EvalSummary]) -> String {
-    let mut md = String::new();
-    let _ = writeln!(md, "# eval-agent: `{policy}`\n");
-    let _ = writeln!(
-        md,
-        "| env | episodes | mean return | std | success | terminated | time limit | mean length |"
-    );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
-    for s in summaries {
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {:.2} | {:.2} | {} | {} | {} | {:.1} |",
-            s.env,
-            s.episodes.len(),
-            s.mean_return,
-            s.std_return,
-            fmt_opt(s.success_rate),
-            s.terminated,
-            s.time_limit,
-            s.mean_length
-        );
-    }
-    if let [a, b] = summaries {
-        let _ = writeln!(md, "\n## Episodes where the envs disagree most\n");
-        let _ = writeln!(
-            md,
-            "| seed | return in `{}` | return in `{}` | difference |",
-            a.env, b.env
-        );
-        let _ = writeln!(md, "|---|---|---|---|");
-        for (seed, ra, rb) in disagreements(a, b).into_iter().take(5) {
-            let _ = writeln!(
-                md,
-                "| {seed} | {ra:.2} | {rb:.2} | {:.2} |",
-                (ra - rb).abs()
-            );
-        }
-    }
-    md
-}
-
-/// `(seed, return in a, return in b)` ordered by decreasing difference.
-fn disagreements(a: &EvalSummary, b: &EvalSummary) -> Vec<(u64, f32, f32)> {
-    let mut d: Vec<(u64, f32, f32)> = a
-        .episodes
-        .iter()
-        .zip(&b.episodes)
-        .map(|(x, y)| (x.seed, x.episode_return, y.episode_return))
-        .collect();
-    d.sort_by(|x, y| (y.1 - y.2).abs().total_cmp(&(x.1 - x.2).abs()));
-    d
 }
 
 fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -157,6 +112,44 @@ fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
+}
+
+/// The evaluation options of each env: physics renders what the policy and the
+/// GIFs need, and aligns its start with a dream in the pair.
+fn eval_options(
+    args: &Args,
+    targets: &[EnvTarget],
+    spec: Option<&somnium_agents::ObsSpec>,
+) -> anyhow::Result<Vec<EvalOptions>> {
+    let dream_model = match targets.iter().find(|t| t.is_dream()) {
+        Some(t) => t.load_model(&Device::Cpu)?,
+        None => None,
+    };
+    let planner_model = match &args.planner_model {
+        Some(p) if args.policy == "cem" => Some(DreamModel::load(p, &Device::Cpu)?),
+        Some(_) => bail!("--planner-model is for --policy cem"),
+        None => None,
+    };
+    let frame_size = match (&dream_model, spec) {
+        (Some(m), _) => Some(m.frame_size()),
+        (None, Some(s)) if s.kind == ObsKind::Frames => Some(s.render_size()),
+        (None, _) if targets.len() == 2 => Some((64, 64)),
+        _ => None,
+    };
+    let warmup = dream_model.as_ref().map_or(0, |m| m.context_frames() - 1);
+    Ok(targets
+        .iter()
+        .map(|t| EvalOptions {
+            frame_size,
+            parallel: args.parallel.clamp(1, args.episodes),
+            warmup: if t.is_dream() { 0 } else { warmup },
+            planner_model: if t.is_dream() {
+                None
+            } else {
+                planner_model.clone()
+            },
+        })
+        .collect())
 }
 
 /// Run `somnium eval-agent`.
@@ -172,36 +165,95 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|e| EnvTarget::parse(e))
         .collect::<Result<_, _>>()?;
-    let mut summaries = Vec::new();
-    for target in &targets {
-        let (mut policy, size) = make_policy(&args)?;
-        let start = std::time::Instant::now();
-        let s = evaluate(
-            policy.as_mut(),
-            target,
-            size,
-            args.episodes,
-            args.seed,
-            args.parallel,
-        )?;
-        println!(
-            "{} in {target}: mean return {:.2} +- {:.2}, success {}, terminated {}, time limit {} ({:.1} s)",
-            s.policy,
-            s.mean_return,
-            s.std_return,
-            fmt_opt(s.success_rate),
-            s.terminated,
-            s.time_limit,
-            start.elapsed().as_secs_f64()
-        );
-        summaries.push(s);
+    let (_, spec) = make_policy(&args)?;
+    if let Some(spec) = &spec {
+        for t in &targets {
+            t.check_obs(spec.kind)?;
+        }
     }
+    let options = eval_options(&args, &targets, spec.as_ref())?;
+    let mut evaluators: Vec<Evaluator> = targets
+        .iter()
+        .zip(options)
+        .map(|(t, o)| Evaluator::new(t, o))
+        .collect::<Result<_, _>>()?;
+    let mut policies: Vec<Box<dyn Policy>> = targets
+        .iter()
+        .map(|_| make_policy(&args).map(|p| p.0))
+        .collect::<Result<_, _>>()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let mut json =
-        serde_json::json!({ "policy": args.policy, "seed": args.seed, "envs": summaries });
-    if let [a, b] = summaries.as_slice() {
-        json["disagreements"] = serde_json::to_value(disagreements(a, b))?;
+    let start = std::time::Instant::now();
+    let parallel = evaluators[0].parallel();
+    let mut results: Vec<Vec<somnium_agents::EpisodeResult>> = vec![Vec::new(); targets.len()];
+    // The episodes (both sides) where the envs disagree most so far, with frames.
+    let mut worst: Vec<(f32, EpisodeRun, EpisodeRun)> = Vec::new();
+    let record = targets.len() == 2 && args.gifs > 0;
+    for wave in (0..args.episodes).step_by(parallel) {
+        let count = parallel.min(args.episodes - wave);
+        let seeds: Vec<u64> = (0..count).map(|k| args.seed + (wave + k) as u64).collect();
+        let mut runs: Vec<Vec<EpisodeRun>> = Vec::new();
+        for (e, p) in evaluators.iter_mut().zip(policies.iter_mut()) {
+            runs.push(e.run_wave(p.as_mut(), &seeds, record)?);
+        }
+        for (side, r) in runs.iter().enumerate() {
+            results[side].extend(r.iter().map(|x| x.result.clone()));
+        }
+        if let [a, b] = runs.as_mut_slice() {
+            for (x, y) in a.drain(..).zip(b.drain(..)) {
+                let diff = (x.result.episode_return - y.result.episode_return).abs();
+                worst.push((diff, x, y));
+            }
+            worst.sort_by(|p, q| {
+                q.0.total_cmp(&p.0)
+                    .then(p.1.result.seed.cmp(&q.1.result.seed))
+            });
+            worst.truncate(args.gifs);
+        }
+        println!(
+            "{}/{} episodes ({:.1} s)",
+            wave + count,
+            args.episodes,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    let summaries: Vec<EvalSummary> = targets
+        .iter()
+        .zip(results)
+        .zip(&policies)
+        .map(|((t, r), p)| summarise(t.to_string(), p.name(), r))
+        .collect();
+    for s in &summaries {
+        println!(
+            "{} in {}: mean return {:.2} +- {:.2}, success {}, terminated {}, time limit {}",
+            s.policy,
+            s.env,
+            s.mean_return,
+            s.std_return,
+            super::eval_agent_report::fmt_opt(s.success_rate),
+            s.terminated,
+            s.time_limit
+        );
+    }
+    let mut gifs = Vec::new();
+    for (_, a, b) in &worst {
+        let name = format!("seed_{}.gif", a.result.seed);
+        side_by_side_gif(&args.out.join(&name), &a.frames, &b.frames)?;
+        gifs.push((a.result.seed, name));
+    }
+    let disagreements = match summaries.as_slice() {
+        [a, b] => Disagreement::rank(a, b, &gifs),
+        _ => Vec::new(),
+    };
+    let mut json = serde_json::json!({
+        "policy": args.policy,
+        "seed": args.seed,
+        "planner_model": args.planner_model,
+        "envs": summaries,
+        "wall_s": start.elapsed().as_secs_f64(),
+    });
+    if summaries.len() == 2 {
+        json["disagreements"] = serde_json::to_value(&disagreements)?;
     }
     write_atomic(
         &args.out.join("report.json"),
@@ -209,8 +261,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     write_atomic(
         &args.out.join("report.md"),
-        &markdown(&args.policy, &summaries),
+        &markdown(&args.policy, &summaries, &disagreements),
     )?;
-    println!("wrote {}/report.json and report.md", args.out.display());
+    println!(
+        "wrote {}/report.json, report.md and {} GIFs ({:.1} s)",
+        args.out.display(),
+        gifs.len(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }

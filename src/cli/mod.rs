@@ -5,6 +5,7 @@ pub mod demo;
 pub mod dream;
 pub mod eval;
 pub mod eval_agent;
+pub mod eval_agent_report;
 pub mod record;
 pub mod render;
 pub mod scenarios;

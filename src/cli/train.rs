@@ -15,6 +15,7 @@ use somnium_world_model::data::{DatasetReader, ManifestActionSpace};
 use somnium_world_model::metrics::{EvalReport, FrameSpec};
 use somnium_world_model::plots;
 use somnium_world_model::train::checkpointing::saved_train_config;
+use somnium_world_model::sampler::SampleOptions;
 use somnium_world_model::train::evaluate::{rollout_report, RolloutEvalOptions, RolloutResult};
 use somnium_world_model::train::{median_background, TrainConfig, Trainer, WindowSource};
 
@@ -80,6 +81,10 @@ pub struct Args {
     /// Checkpoint every N steps (and at the end).
     #[arg(long, default_value_t = 250)]
     pub save_every: u64,
+    /// Euler steps per dreamed frame (saved in the model's config; the rollout
+    /// validation uses it too). The preset's 4 when absent.
+    #[arg(long)]
+    pub sampling_steps: Option<usize>,
     /// Train on the model's own rollouts: dream this many steps before the
     /// target frame in some batches (0: never; DIAMOND's remedy against drift).
     #[arg(long, default_value_t = 0)]
@@ -125,6 +130,12 @@ fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<ModelConf
         },
         ManifestActionSpace::Discrete { n } => ActionKind::Discrete { n: *n },
     };
+    if let Some(k) = args.sampling_steps {
+        if k == 0 {
+            anyhow::bail!("--sampling-steps must be at least 1");
+        }
+        cfg.sampling_steps = k;
+    }
     match args.target.as_deref() {
         None => {}
         Some("x0") => cfg.target = PredictionTarget::X0,
@@ -362,6 +373,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if can_rollout && args.rollout_every > 0 && stats.step % args.rollout_every == 0 {
             let opts = RolloutEvalOptions {
                 episodes: 16,
+                sample: SampleOptions {
+                    steps: cfg.sampling_steps.max(1),
+                    ..SampleOptions::default()
+                },
                 ..RolloutEvalOptions::default()
             };
             let report = trainer
@@ -401,6 +416,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if can_rollout {
         let opts = RolloutEvalOptions {
             episodes: args.rollout_episodes,
+            sample: SampleOptions {
+                steps: cfg.sampling_steps.max(1),
+                ..SampleOptions::default()
+            },
             ..RolloutEvalOptions::default()
         };
         let result = trainer

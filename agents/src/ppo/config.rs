@@ -141,8 +141,8 @@ impl PpoConfig {
         if !(self.clip_coef > 0.0) || !(self.max_grad_norm > 0.0) {
             return bad("clip_coef and max_grad_norm must be > 0".into());
         }
-        if self.obs == ObsKind::Frames && (self.frame_size < 16 || self.frame_stack == 0) {
-            return bad("frames need frame_size >= 16 and frame_stack >= 1".into());
+        if self.obs == ObsKind::Frames && (self.frame_size < 18 || self.frame_stack == 0) {
+            return bad("frames need frame_size >= 18 and frame_stack >= 1".into());
         }
         Ok(())
     }
