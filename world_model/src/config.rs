@@ -71,6 +71,10 @@ pub enum ForegroundFrom {
     Context,
     /// Either: a trail left behind costs as much as a missed object.
     Both,
+    /// Either, or where the model's own estimate of the frame (no gradient
+    /// through the mask) is off the background: a halo or a ghost the model
+    /// paints costs as much as a missed object, so blur does not pay.
+    Predicted,
 }
 
 /// Everything that fixes the DiT's shape and its training objective.

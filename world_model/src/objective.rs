@@ -100,11 +100,14 @@ pub fn clean_estimate(
 
 /// Per-pixel loss weights `[B, 1, h, w]`: `foreground_weight` where a frame
 /// (chosen by `foreground_from`) is off the `background` latent `[C, h, w]` by
-/// more than `foreground_threshold` in some channel, 1 elsewhere.
+/// more than `foreground_threshold` in some channel, 1 elsewhere. `estimate`
+/// `[B, C, h, w]` is the model's clean-frame estimate, used (detached) by
+/// [`ForegroundFrom::Predicted`].
 pub fn foreground_weights(
     cfg: &ModelConfig,
     target: &Tensor,
     last_context: &Tensor,
+    estimate: Option<&Tensor>,
     background: &Tensor,
 ) -> ModelResult<Tensor> {
     let mask = |x: &Tensor| -> ModelResult<Tensor> {
@@ -117,6 +120,13 @@ pub fn foreground_weights(
         ForegroundFrom::Target => mask(target)?,
         ForegroundFrom::Context => mask(last_context)?,
         ForegroundFrom::Both => mask(target)?.maximum(&mask(last_context)?)?,
+        ForegroundFrom::Predicted => {
+            let both = mask(target)?.maximum(&mask(last_context)?)?;
+            match estimate {
+                Some(e) => both.maximum(&mask(&e.detach())?)?,
+                None => both,
+            }
+        }
     };
     Ok(fg.affine(cfg.foreground_weight - 1.0, 1.0)?)
 }
@@ -156,9 +166,10 @@ pub fn loss(
     let s = noise.levels.narrow(1, w, 1)?.squeeze(1)?;
     let last_ctx = xs.narrow(1, w - 1, 1)?.squeeze(1)?;
     let clean_last = x0.narrow(1, w - 1, 1)?.squeeze(1)?;
-    let weights = foreground_weights(cfg, &target, &clean_last, background)?;
+    let estimate = clean_estimate(cfg, &pred, &x_s, &s, &last_ctx)?;
+    let weights = foreground_weights(cfg, &target, &clean_last, Some(&estimate), background)?;
     let err = match cfg.target {
-        PredictionTarget::X0 => (clean_estimate(cfg, &pred, &x_s, &s, &last_ctx)? - &target)?,
+        PredictionTarget::X0 => (estimate - &target)?,
         PredictionTarget::Velocity => {
             let eps = noise.eps.narrow(1, w, 1)?.squeeze(1)?;
             (pred - (eps - &target)?)?
@@ -219,8 +230,18 @@ mod tests {
         c[4 + 3] = 0.9; // channel 1, pixel (1,1) in the context
         let target = Tensor::from_vec(t, (1, 3, 2, 2), &dev).unwrap();
         let ctx = Tensor::from_vec(c, (1, 3, 2, 2), &dev).unwrap();
-        let w = foreground_weights(&cfg, &target, &ctx, &bg).unwrap();
+        let mut e = vec![-0.5f32; 12];
+        e[8 + 1] = 0.9; // channel 2, pixel (0,1) in the model's estimate: a ghost
+        let estimate = Tensor::from_vec(e, (1, 3, 2, 2), &dev).unwrap();
+        let w = foreground_weights(&cfg, &target, &ctx, Some(&estimate), &bg).unwrap();
         let w: Vec<f32> = w.flatten_all().unwrap().to_vec1().unwrap();
-        assert_eq!(w, vec![10.0, 1.0, 1.0, 10.0]);
+        assert_eq!(w, vec![10.0, 1.0, 1.0, 10.0], "Both ignores the estimate");
+        let cfg = ModelConfig {
+            foreground_from: ForegroundFrom::Predicted,
+            ..cfg
+        };
+        let w = foreground_weights(&cfg, &target, &ctx, Some(&estimate), &bg).unwrap();
+        let w: Vec<f32> = w.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(w, vec![10.0, 10.0, 1.0, 10.0], "the ghost costs as much as a miss");
     }
 }
