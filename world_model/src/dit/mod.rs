@@ -122,6 +122,19 @@ impl DiT {
         cache: Option<&KvCache>,
         keep_cache: bool,
     ) -> ModelResult<DitOutput> {
+        // on candle's CPU pool: the many small ops skip a thread hand-off each
+        self.device()
+            .with_context(|| self.forward_in_pool(x, s, actions, cache, keep_cache))
+    }
+
+    fn forward_in_pool(
+        &self,
+        x: &Tensor,
+        s: &Tensor,
+        actions: &Tensor,
+        cache: Option<&KvCache>,
+        keep_cache: bool,
+    ) -> ModelResult<DitOutput> {
         let cfg = &self.cfg;
         let (c, h, w) = cfg.latent_shape();
         let (b, f) = (x.dim(0)?, x.dim(1)?);
