@@ -31,6 +31,8 @@ enum Command {
     Train(cli::train::Args),
     /// Train the learned frame codec (convolutional autoencoder) on a dataset.
     TrainCodec(cli::train_codec::Args),
+    /// Make a run's checkpoint a model to ship: EMA weights only, optional K.
+    Export(cli::export::Args),
     /// Train an agent (PPO) in an env, with periodic evaluations and a returns plot.
     TrainAgent(cli::train_agent::Args),
     /// Evaluate a policy over seeded episodes in one env, or two side by side.
@@ -57,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(a) => cli::serve::run(a),
         Command::Train(a) => cli::train::run(a),
         Command::TrainCodec(a) => cli::train_codec::run(a),
+        Command::Export(a) => cli::export::run(a),
         Command::TrainAgent(a) => cli::train_agent::run(a),
         Command::EvalAgent(a) => cli::eval_agent::run(a),
         Command::View(a) => cli::view::run(a),

@@ -6,6 +6,7 @@ pub mod dream;
 pub mod eval;
 pub mod eval_agent;
 pub mod eval_agent_report;
+pub mod export;
 pub mod record;
 pub mod render;
 pub mod scenarios;

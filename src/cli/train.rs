@@ -14,8 +14,8 @@ use somnium_world_model::config::{ActionKind, CodecKind, ModelConfig, Prediction
 use somnium_world_model::data::{DatasetReader, ManifestActionSpace};
 use somnium_world_model::metrics::{EvalReport, FrameSpec};
 use somnium_world_model::plots;
-use somnium_world_model::train::checkpointing::saved_train_config;
 use somnium_world_model::sampler::SampleOptions;
+use somnium_world_model::train::checkpointing::saved_train_config;
 use somnium_world_model::train::evaluate::{rollout_report, RolloutEvalOptions, RolloutResult};
 use somnium_world_model::train::{median_background, TrainConfig, Trainer, WindowSource};
 

@@ -242,6 +242,10 @@ mod tests {
         };
         let w = foreground_weights(&cfg, &target, &ctx, Some(&estimate), &bg).unwrap();
         let w: Vec<f32> = w.flatten_all().unwrap().to_vec1().unwrap();
-        assert_eq!(w, vec![10.0, 10.0, 1.0, 10.0], "the ghost costs as much as a miss");
+        assert_eq!(
+            w,
+            vec![10.0, 10.0, 1.0, 10.0],
+            "the ghost costs as much as a miss"
+        );
     }
 }

@@ -1,0 +1,73 @@
+//! `somnium export`: a trained run's checkpoint made into a model to ship. The
+//! EMA weights become the model's weights (the live weights and the optimizer
+//! state stay behind, so the files are half the size), the metadata (step,
+//! seed, dataset hash) is kept, and `--sampling-steps` may set K in the saved
+//! config. Written with the checkpoint's own atomic writer and checksums, and
+//! read back before the command reports success.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use candle_core::Device;
+use somnium_world_model::checkpoint::{self, Checkpoint};
+use somnium_world_model::config::ModelConfig;
+use somnium_world_model::train::checkpointing::load_model;
+
+/// Arguments of `somnium export`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A run directory (its `ckpt/`) or a checkpoint directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Output directory (e.g. models/bounce).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Euler steps per dreamed frame to record in the exported config.
+    #[arg(long)]
+    pub sampling_steps: Option<usize>,
+}
+
+/// The checkpoint directory of `path`: `path/ckpt` when it holds one, else `path`.
+fn checkpoint_dir(path: &std::path::Path) -> PathBuf {
+    let nested = path.join("ckpt");
+    if nested.join("config.json").is_file() {
+        nested
+    } else {
+        path.to_path_buf()
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let dir = checkpoint_dir(&args.model);
+    let ckpt = checkpoint::load(&dir)
+        .with_context(|| format!("reading the checkpoint in {}", dir.display()))?;
+    let mut cfg: ModelConfig = serde_json::from_value(ckpt.config_json.clone())
+        .with_context(|| format!("model config in {}", dir.display()))?;
+    if let Some(k) = args.sampling_steps {
+        if k == 0 {
+            bail!("--sampling-steps must be at least 1");
+        }
+        cfg.sampling_steps = k;
+    }
+    let (weights, from) = if ckpt.ema.is_empty() {
+        (ckpt.weights.clone(), "weights")
+    } else {
+        (ckpt.ema.clone(), "EMA weights")
+    };
+    let mut out = Checkpoint::new(serde_json::to_value(&cfg)?, ckpt.meta.step, weights);
+    out.meta = ckpt.meta.clone();
+    out.meta.rng_state.clear();
+    out.meta.data_order_state.clear();
+    checkpoint::save(&args.out, &out).with_context(|| format!("writing {}", args.out.display()))?;
+    let model = load_model(&args.out, false, &Device::Cpu)
+        .with_context(|| format!("reading back {}", args.out.display()))?;
+    println!(
+        "exported the {from} of {} (step {}, {} parameters, K = {}) to {}",
+        dir.display(),
+        out.meta.step,
+        model.params().count(),
+        cfg.sampling_steps,
+        args.out.display()
+    );
+    Ok(())
+}
