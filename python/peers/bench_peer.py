@@ -100,13 +100,14 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     with open(args.config) as f:
-        cfg = Config(json.load(f))
+        raw = json.load(f)
+    cfg = Config(raw)
     model = DiT(cfg)
     params = sum(p.numel() for p in model.parameters())
     if params != cfg.param_count():
         raise SystemExit(f"peer has {params} parameters, somnium's formula says {cfg.param_count()}")
     c, h, w = cfg.latent_shape()
-    wn, steps, reps = cfg.context_frames, 4, args.repeats  # SampleOptions::default().steps
+    wn, steps, reps = cfg.context_frames, int(raw.get("sampling_steps", 4)), args.repeats
     out = {"torch_version": torch.__version__, "threads": torch.get_num_threads(),
            "cpu": cpu_name(), "params": params, "train_batch": args.train_batch}
 

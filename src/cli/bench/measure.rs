@@ -137,7 +137,8 @@ pub fn forward_ms(trainer: &Trainer, batch: usize, repeats: usize) -> anyhow::Re
     })
 }
 
-/// Median milliseconds of one `sampler::dream_step` (default options) at `batch`.
+/// Median milliseconds of one `sampler::dream_step` (the config's K Euler
+/// steps, cached context) at `batch`.
 pub fn dream_step_ms(trainer: &Trainer, batch: usize, repeats: usize) -> anyhow::Result<f64> {
     let model = trainer.model();
     let cfg = model.config();
@@ -145,7 +146,10 @@ pub fn dream_step_ms(trainer: &Trainer, batch: usize, repeats: usize) -> anyhow:
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let context = uniform(&[batch, cfg.context_frames, c, h, w], &mut rng)?;
     let actions = random_actions(cfg, batch, cfg.window(), &mut rng)?;
-    let opts = SampleOptions::default();
+    let opts = SampleOptions {
+        steps: cfg.sampling_steps.max(1),
+        ..SampleOptions::default()
+    };
     median_ms(1, repeats, || {
         dream_step(model, &context, &actions, &mut rng, &opts)?;
         Ok(())

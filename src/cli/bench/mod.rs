@@ -26,7 +26,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::{json, Map, Value};
 use somnium_world_model::config::ModelConfig;
-use somnium_world_model::sampler::SampleOptions;
 use somnium_world_model::train::TrainConfig;
 
 /// Arguments of `somnium bench`.
@@ -54,6 +53,9 @@ pub struct Args {
     /// Worker threads for candle and the peer (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Euler steps of a dream step (the preset's K, 4, when absent).
+    #[arg(long)]
+    pub sampling_steps: Option<usize>,
     /// Windows per training step (the training default).
     #[arg(long, default_value_t = TrainConfig::default().batch)]
     pub train_batch: usize,
@@ -99,6 +101,10 @@ fn model_config(args: &Args) -> anyhow::Result<ModelConfig> {
         cfg = serde_json::from_value(base)
             .with_context(|| format!("model config in {}", path.display()))?;
     }
+    if let Some(k) = args.sampling_steps {
+        anyhow::ensure!(k > 0, "--sampling-steps must be at least 1");
+        cfg.sampling_steps = k;
+    }
     cfg.validate().context("bench model config")?;
     Ok(cfg)
 }
@@ -143,7 +149,7 @@ fn config_summary(cfg: &ModelConfig) -> Value {
         "window": cfg.window(),
         "window_tokens": cfg.window() * cfg.tokens_per_frame(),
         "patch_dim": cfg.patch_dim(),
-        "sampling_steps": SampleOptions::default().steps,
+        "sampling_steps": cfg.sampling_steps,
     })
 }
 
@@ -153,7 +159,7 @@ fn measure_somnium(
     repeats: usize,
     train_batch: usize,
 ) -> anyhow::Result<Map<String, Value>> {
-    let steps = SampleOptions::default().steps;
+    let steps = cfg.sampling_steps;
     let matmul = measure::matmul_ms(repeats)?;
     let n = measure::MATMUL_SIZE as f64;
     let mut trainer = measure::synthetic_trainer(cfg, train_batch)?;
