@@ -45,9 +45,17 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 /// Prints what a person wants to know about a rollout.
 pub fn print_summary(r: &Rollout) {
     let dreamed = &r.meta.metrics[r.meta.context_frames.min(r.meta.metrics.len())..];
+    // over the objects physics shows (area ratio known): an object absent from
+    // the episode is not a lost one
     let kept: Vec<bool> = dreamed
         .iter()
-        .flat_map(|m| m.kept.iter().copied())
+        .flat_map(|m| {
+            m.kept
+                .iter()
+                .zip(&m.area_ratio)
+                .filter(|(_, area)| area.is_some())
+                .map(|(k, _)| *k)
+        })
         .collect();
     let share = |n: usize, d: usize| {
         if d == 0 {
@@ -64,7 +72,7 @@ pub fn print_summary(r: &Rollout) {
         r.meta.seed
     );
     println!(
-        "  mean centroid error {} px, objects kept {:.1}% of frames, inside the arena {:.1}%, mean PSNR {:.1} dB",
+        "  mean centroid error {} px, objects present in physics kept {:.1}% of the time, inside the arena {:.1}%, mean PSNR {:.1} dB",
         mean(dreamed.iter().filter_map(|m| m.centroid_error_px.map(f64::from)))
             .map_or("n/a".into(), |e| format!("{e:.2}")),
         share(kept.iter().filter(|&&k| k).count(), kept.len()),
