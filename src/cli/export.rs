@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use candle_core::Device;
+use somnium_env::dream::checkpoint_dir;
 use somnium_world_model::checkpoint::{self, Checkpoint};
 use somnium_world_model::config::ModelConfig;
 use somnium_world_model::train::checkpointing::load_model;
@@ -27,18 +28,8 @@ pub struct Args {
     pub sampling_steps: Option<usize>,
 }
 
-/// The checkpoint directory of `path`: `path/ckpt` when it holds one, else `path`.
-fn checkpoint_dir(path: &std::path::Path) -> PathBuf {
-    let nested = path.join("ckpt");
-    if nested.join("config.json").is_file() {
-        nested
-    } else {
-        path.to_path_buf()
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let dir = checkpoint_dir(&args.model);
+    let dir = checkpoint_dir(&args.model)?;
     let ckpt = checkpoint::load(&dir)
         .with_context(|| format!("reading the checkpoint in {}", dir.display()))?;
     let mut cfg: ModelConfig = serde_json::from_value(ckpt.config_json.clone())
