@@ -45,6 +45,8 @@ fn export_keeps_the_ema_weights_and_sets_k() {
         out.to_str().unwrap(),
         "--sampling-steps",
         "2",
+        "--context-noise",
+        "0.05",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let exported = checkpoint::load(&out).unwrap();
@@ -52,6 +54,7 @@ fn export_keeps_the_ema_weights_and_sets_k() {
     assert_eq!(exported.meta.step, 42);
     let cfg: ModelConfig = serde_json::from_value(exported.config_json.clone()).unwrap();
     assert_eq!(cfg.sampling_steps, 2);
+    assert_eq!(cfg.sampling_context_noise, 0.05);
     let model = load_model(&out, true, &Device::Cpu).unwrap();
     let loaded = model.params().snapshot().unwrap();
     for ((name, want), (_, got)) in ema.iter().zip(loaded.iter()) {
@@ -88,5 +91,17 @@ fn export_of_a_missing_run_or_zero_k_is_a_clear_error() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--sampling-steps"));
+    assert!(!out.exists(), "nothing is written on a refused export");
+    let o = somnium(&[
+        "export",
+        "--model",
+        run.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--context-noise",
+        "0.9",
+    ]);
+    assert!(!o.status.success(), "more context noise than the model trained with");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("sampling_context_noise"));
     assert!(!out.exists(), "nothing is written on a refused export");
 }

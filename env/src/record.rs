@@ -43,15 +43,29 @@ pub enum BehaviourPolicy {
 }
 
 impl BehaviourPolicy {
-    /// Parse `random` or `scripted` (epsilon [`SCRIPTED_EPSILON`]).
+    /// Parse `random`, `scripted` (epsilon [`SCRIPTED_EPSILON`]) or `scripted:EPS`
+    /// (the expert with random actions at rate `EPS` in `[0, 1]`).
     pub fn parse(name: &str) -> Result<Self, EnvError> {
+        if let Some(eps) = name.strip_prefix("scripted:") {
+            let epsilon: f32 = eps.parse().map_err(|_| {
+                EnvError::BadConfig(format!(
+                    "policy '{name}': '{eps}' is not a number (expected scripted:EPS, EPS in [0, 1])"
+                ))
+            })?;
+            if !(0.0..=1.0).contains(&epsilon) {
+                return Err(EnvError::BadConfig(format!(
+                    "policy '{name}': random-action rate {epsilon} is outside [0, 1]"
+                )));
+            }
+            return Ok(BehaviourPolicy::Scripted { epsilon });
+        }
         match name {
             "random" => Ok(BehaviourPolicy::Random),
             "scripted" => Ok(BehaviourPolicy::Scripted {
                 epsilon: SCRIPTED_EPSILON,
             }),
             other => Err(EnvError::BadConfig(format!(
-                "unknown policy '{other}' (known: random, scripted)"
+                "unknown policy '{other}' (known: random, scripted, scripted:EPS)"
             ))),
         }
     }
@@ -317,6 +331,23 @@ mod tests {
             height: 6,
             episodes_per_shard: 3,
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn behaviour_policies_parse_with_their_random_rate() {
+        assert_eq!(BehaviourPolicy::parse("random").unwrap(), BehaviourPolicy::Random);
+        assert_eq!(
+            BehaviourPolicy::parse("scripted:0.5").unwrap(),
+            BehaviourPolicy::Scripted { epsilon: 0.5 }
+        );
+        assert_eq!(
+            BehaviourPolicy::parse("scripted:0.5").unwrap().name(),
+            "scripted(eps=0.5)"
+        );
+        for bad in ["scripted:1.5", "scripted:abc", "expert"] {
+            let err = BehaviourPolicy::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(bad), "{bad}: {err}");
         }
     }
 

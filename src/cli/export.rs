@@ -26,6 +26,10 @@ pub struct Args {
     /// Euler steps per dreamed frame to record in the exported config.
     #[arg(long)]
     pub sampling_steps: Option<usize>,
+    /// Noise level on the context frames when dreaming, recorded in the exported
+    /// config (0 = clean; at most the context noise the model trained with).
+    #[arg(long)]
+    pub context_noise: Option<f64>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -40,6 +44,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         cfg.sampling_steps = k;
     }
+    if let Some(noise) = args.context_noise {
+        cfg.sampling_context_noise = noise;
+    }
+    cfg.validate().context("the exported config")?;
     let (weights, from) = if ckpt.ema.is_empty() {
         (ckpt.weights.clone(), "weights")
     } else {
@@ -53,11 +61,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = load_model(&args.out, false, &Device::Cpu)
         .with_context(|| format!("reading back {}", args.out.display()))?;
     println!(
-        "exported the {from} of {} (step {}, {} parameters, K = {}) to {}",
+        "exported the {from} of {} (step {}, {} parameters, K = {}, context noise {}) to {}",
         dir.display(),
         out.meta.step,
         model.params().count(),
         cfg.sampling_steps,
+        cfg.sampling_context_noise,
         args.out.display()
     );
     Ok(())

@@ -15,7 +15,8 @@ pub struct Args {
     /// Episodes the dataset should hold (episodes already recorded count).
     #[arg(long, default_value_t = 1000)]
     pub episodes: usize,
-    /// Behaviour policy: `random` or `scripted` (expert with 20% random actions).
+    /// Behaviour policy: `random`, `scripted` (expert with 20% random actions) or
+    /// `scripted:EPS` (expert with random actions at rate EPS).
     #[arg(long, default_value = "random")]
     pub policy: String,
     /// Base seed: episode i is reset with seed + i.

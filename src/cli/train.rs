@@ -300,6 +300,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         colors: spec.colors.clone(),
         background: spec.background,
         arena_px: spec.arena_px,
+        metres_per_px: None,
     };
     let can_rollout = !spec.colors.is_empty() && !val.episodes().is_empty();
     let mut trainer = Trainer::new(&cfg, train_cfg.clone(), train, Some(&val), bg)?;
@@ -373,10 +374,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if can_rollout && args.rollout_every > 0 && stats.step % args.rollout_every == 0 {
             let opts = RolloutEvalOptions {
                 episodes: 16,
-                sample: SampleOptions {
-                    steps: cfg.sampling_steps.max(1),
-                    ..SampleOptions::default()
-                },
+                sample: SampleOptions::for_model(&cfg),
                 ..RolloutEvalOptions::default()
             };
             let report = trainer
@@ -416,10 +414,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if can_rollout {
         let opts = RolloutEvalOptions {
             episodes: args.rollout_episodes,
-            sample: SampleOptions {
-                steps: cfg.sampling_steps.max(1),
-                ..SampleOptions::default()
-            },
+            sample: SampleOptions::for_model(&cfg),
             ..RolloutEvalOptions::default()
         };
         let result = trainer

@@ -111,6 +111,10 @@ pub struct ModelConfig {
     pub reward_loss_weight: f64,
     /// Euler steps per sampled frame.
     pub sampling_steps: usize,
+    /// Noise level put on the context frames when sampling (GameNGen's guard
+    /// against drift; 0 = clean context). At most `context_noise_max`, the
+    /// range the model saw in training.
+    pub sampling_context_noise: f64,
     /// Rotary base over (t, y, x).
     pub rope_base: f64,
     /// Add a learned absolute (y, x) embedding to the tokens.
@@ -165,6 +169,7 @@ impl ModelConfig {
             foreground_threshold: 0.1,
             reward_loss_weight: 0.1,
             sampling_steps: 4,
+            sampling_context_noise: 0.0,
             rope_base: 100.0,
             learned_positions: true,
             noise_features: 128,
@@ -285,6 +290,12 @@ impl ModelConfig {
             return bad(
                 "depth, mlp_ratio, context_frames and sampling_steps must be positive".into(),
             );
+        }
+        if !(0.0..=self.context_noise_max.max(0.0)).contains(&self.sampling_context_noise) {
+            return bad(format!(
+                "sampling_context_noise {} must lie in [0, context_noise_max = {}] (the noise the model was trained on)",
+                self.sampling_context_noise, self.context_noise_max
+            ));
         }
         if self.noise_features < 2 || self.noise_features % 2 != 0 {
             return bad(format!(

@@ -39,6 +39,18 @@ impl Default for SampleOptions {
     }
 }
 
+impl SampleOptions {
+    /// The sampling settings a model's config records: its `sampling_steps` Euler
+    /// steps and its `sampling_context_noise`, with the key/value cache.
+    pub fn for_model(cfg: &crate::config::ModelConfig) -> Self {
+        Self {
+            steps: cfg.sampling_steps.max(1),
+            context_noise: cfg.sampling_context_noise,
+            use_cache: true,
+        }
+    }
+}
+
 /// One dreamed step for every environment of the batch.
 pub struct DreamStep {
     /// `[B, C, h, w]` the next latent frame.

@@ -47,10 +47,7 @@ impl DreamModel {
                 cfg.latent_shape()
             )));
         }
-        let options = SampleOptions {
-            steps: cfg.sampling_steps.max(1),
-            ..SampleOptions::default()
-        };
+        let options = SampleOptions::for_model(cfg);
         Ok(Self {
             model: Arc::new(model),
             codec: Arc::from(codec),
