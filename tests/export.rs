@@ -101,7 +101,10 @@ fn export_of_a_missing_run_or_zero_k_is_a_clear_error() {
         "--context-noise",
         "0.9",
     ]);
-    assert!(!o.status.success(), "more context noise than the model trained with");
+    assert!(
+        !o.status.success(),
+        "more context noise than the model trained with"
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("sampling_context_noise"));
     assert!(!out.exists(), "nothing is written on a refused export");
 }

@@ -336,7 +336,10 @@ mod tests {
 
     #[test]
     fn behaviour_policies_parse_with_their_random_rate() {
-        assert_eq!(BehaviourPolicy::parse("random").unwrap(), BehaviourPolicy::Random);
+        assert_eq!(
+            BehaviourPolicy::parse("random").unwrap(),
+            BehaviourPolicy::Random
+        );
         assert_eq!(
             BehaviourPolicy::parse("scripted:0.5").unwrap(),
             BehaviourPolicy::Scripted { epsilon: 0.5 }
