@@ -91,6 +91,7 @@ fn eval_bench(c: &mut Criterion) {
         colors: colors(),
         background: [16, 16, 20],
         arena_px: Some([5.0, 5.0, 59.0, 59.0]),
+        metres_per_px: None,
     };
     c.bench_function("metrics/rollout_64_frames_6_horizons", |b| {
         b.iter(|| {

@@ -9,8 +9,13 @@
 //!   reflected constant velocity, the arena centre); physics itself (zero error, a
 //!   check of the measurement); and the ceiling: physics rerun with every object
 //!   nudged by a tiny fraction of the arena (chaotic divergence no model can beat);
-//! - centroid error, the share of objects kept (one blob of 0.5 to 2 times the
-//!   true area), the median area ratio and PSNR ([`meter`], world_model's metrics);
+//! - centroid error (pixels, and metres through the arena's scale, see
+//!   [`episodes::metres_per_px`]), the share of objects kept (one blob of 0.5 to 2
+//!   times the true area), the median area ratio, PSNR and SSIM, velocity error
+//!   (finite differences of centroids) and whether the object count is preserved
+//!   ([`meter`], world_model's metrics);
+//! - per whole rollout: the timing of collisions (bounces in the centroid tracks,
+//!   each true one matched to a predicted one of the same object);
 //! - over the whole run: objects kept, inside the arena and the background intact;
 //! - action-following ([`follow`]).
 
@@ -30,7 +35,7 @@ use somnium_world_model::metrics::{
 use crate::dream::DreamModel;
 use crate::lockstep::ActionPlan;
 use crate::EnvError;
-use episodes::{arena_size_m, run_batch, EpisodeFrames};
+use episodes::{arena_size_m, metres_per_px, run_batch, EpisodeFrames};
 use meter::{manifest_colors, FrameMeter};
 
 /// What to run.
@@ -106,6 +111,7 @@ pub fn run_benchmark(
         colors: manifest_colors(&colors),
         background: colors.background,
         arena_px: scenario.arena_px(w, h),
+        metres_per_px: metres_per_px(scenario, w, h),
     };
     let horizons = default_horizons(config.max_horizon);
     let evaluator = |name: &str| {

@@ -1,5 +1,5 @@
-//! Writing a benchmark's results: `report.json`, `report.md`, PNG plots of error
-//! and kept share against the horizon (model, baselines, physics, ceiling) and
+//! Writing a benchmark's results: `report.json`, `report.md`, PNG plots of error,
+//! kept share, PSNR and velocity error against the horizon (model, baselines, physics, ceiling) and
 //! side-by-side GIFs (dream | physics | difference) of the worst and median episodes.
 
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ pub fn write_outputs(
         &str,
         &str,
         Box<dyn Fn(&somnium_world_model::metrics::HorizonStats) -> Option<f64>>,
-    ); 3] = [
+    ); 4] = [
         (
             "error_vs_horizon.png",
             "centroid error (px)",
@@ -96,6 +96,11 @@ pub fn write_outputs(
             "psnr_vs_horizon.png",
             "PSNR (dB)",
             Box::new(|s| s.psnr_db.map(|p| p.mean)),
+        ),
+        (
+            "velocity_vs_horizon.png",
+            "velocity error (px/step)",
+            Box::new(|s| s.velocity_error_px.map(|e| e.mean)),
         ),
     ];
     for (name, y, value) in plots {

@@ -18,6 +18,15 @@ pub struct MethodSummary {
     pub mean_error_px_h1_32: Option<f64>,
     /// Mean over horizons 1..=32 of the kept share.
     pub kept_share_h1_32: Option<f64>,
+    /// Mean over horizons 1..=32 of the per-horizon mean position error, metres.
+    #[serde(default)]
+    pub mean_error_m_h1_32: Option<f64>,
+    /// Mean over horizons 1..=32 of the per-horizon mean velocity error, pixels per step.
+    #[serde(default)]
+    pub velocity_error_px_h1_32: Option<f64>,
+    /// Mean over horizons 1..=32 of the share of rollouts with the object count preserved.
+    #[serde(default)]
+    pub count_preserved_h1_32: Option<f64>,
 }
 
 /// The model's error next to the perturbed-physics ceiling at one horizon.
@@ -147,6 +156,9 @@ pub struct BenchReport {
     pub action_following: Option<ActionFollowing>,
     /// Per-horizon statistics of every method.
     pub horizons: EvalReport,
+    /// Metres per pixel at the objects' centres (see `episodes::metres_per_px`).
+    #[serde(default)]
+    pub metres_per_px: Option<f32>,
     pub episode_scores: Vec<EpisodeScore>,
 }
 
@@ -190,6 +202,13 @@ impl BenchReport {
                     s.centroid_error_px.map(|e| e.mean)
                 }),
                 kept_share_h1_32: mean_over(&horizons, &m.name, 32, |s| s.kept_share),
+                mean_error_m_h1_32: mean_over(&horizons, &m.name, 32, |s| {
+                    s.centroid_error_m.map(|e| e.mean)
+                }),
+                velocity_error_px_h1_32: mean_over(&horizons, &m.name, 32, |s| {
+                    s.velocity_error_px.map(|e| e.mean)
+                }),
+                count_preserved_h1_32: mean_over(&horizons, &m.name, 32, |s| s.count_preserved),
             })
             .collect();
         let model_err = summary.first().and_then(|s| s.mean_error_px_h1_32);
@@ -247,6 +266,7 @@ impl BenchReport {
             long_run,
             ceiling,
             action_following,
+            metres_per_px: horizons.metres_per_px,
             horizons,
             episode_scores,
         }
@@ -280,6 +300,7 @@ impl BenchReport {
             "\nModel below every baseline (copy last, reflected constant velocity, arena centre): **{}**\n\n",
             self.beats_baselines_h1_32.map_or("n/a", |b| if b { "yes" } else { "no" })
         ));
+        self.motion_markdown(&mut out);
         let l = &self.long_run;
         out.push_str(&format!(
             "## Long run ({} dreamed frames)\n\n| kept ≤ h32 | kept, all | kept, last 32 | median area ratio | in arena | background ratio |\n|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} |\n\n",
@@ -323,8 +344,44 @@ impl BenchReport {
             )),
             None => out.push_str("Not measured.\n\n"),
         }
+        let collisions = self.horizons.collision_markdown();
+        if !collisions.is_empty() {
+            out.push_str("## Collision timing\n\n");
+            out.push_str(&collisions);
+        }
         out.push_str("## Per horizon (mean ± 95% interval over episodes)\n\n");
-        out.push_str(&self.horizons.to_markdown());
+        out.push_str(&self.horizons.horizon_markdown());
         out
+    }
+
+    /// The summary's motion table: position error in metres, velocity error,
+    /// object count preserved (horizons 1 to 32) and bounces matched (whole rollout).
+    fn motion_markdown(&self, out: &mut String) {
+        let f = |v: Option<f64>, d: usize| v.map_or("–".to_string(), |x| format!("{x:.d$}"));
+        let pct = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{:.1}%", 100.0 * x));
+        let scale = self
+            .metres_per_px
+            .map_or("scale unknown".to_string(), |m| format!("{m:.4} m/px"));
+        out.push_str(&format!(
+            "## Motion and permanence (horizons 1 to 32; bounces over the whole rollout)\n\n\
+             | method | mean position error (m, {scale}) | mean velocity error (px/step) | object count preserved | bounces matched | mean \\|timing error\\| (steps) |\n\
+             |---|---:|---:|---:|---:|---:|\n"
+        ));
+        for s in &self.summary {
+            let c = self
+                .horizons
+                .method(&s.name)
+                .and_then(|m| m.collision_timing.as_ref());
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                s.name,
+                f(s.mean_error_m_h1_32, 4),
+                f(s.velocity_error_px_h1_32, 2),
+                pct(s.count_preserved_h1_32),
+                pct(c.and_then(|c| c.matched_share)),
+                f(c.and_then(|c| c.timing_error_steps).map(|e| e.mean), 2),
+            ));
+        }
+        out.push('\n');
     }
 }

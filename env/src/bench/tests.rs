@@ -30,7 +30,26 @@ fn a_small_benchmark_scores_physics_at_zero_and_writes_its_outputs() {
             s.horizon
         );
         assert_eq!(s.kept_share, Some(1.0));
+        assert_eq!(s.velocity_error_px.unwrap().mean, 0.0);
+        assert_eq!(s.count_preserved, Some(1.0));
+        assert_eq!(s.centroid_error_m.unwrap().mean, 0.0);
     }
+    let timing = physics.collision_timing.as_ref().unwrap();
+    assert_eq!(
+        timing.matched, timing.true_events,
+        "physics bounces on time"
+    );
+    assert_eq!(timing.predicted_events, timing.true_events);
+    let copy = r.horizons.method("copy_last").unwrap();
+    let (speed, stand_still) = (
+        copy.horizons[0].velocity_error_px.unwrap().mean,
+        copy.horizons[0].centroid_error_px.unwrap().mean,
+    );
+    assert!(
+        (speed - stand_still).abs() < 1e-6,
+        "at h = 1 copy-last's velocity error is the true step, its centroid error: {speed} vs {stand_still}"
+    );
+    assert!(r.metres_per_px.is_some_and(|m| m > 0.0));
     let names: Vec<&str> = r.summary.iter().map(|s| s.name.as_str()).collect();
     for want in [
         "model",
@@ -69,7 +88,41 @@ fn a_small_benchmark_scores_physics_at_zero_and_writes_its_outputs() {
     assert_eq!(back.summary, r.summary);
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(
-        md.contains("Ceiling") && md.contains("Action following"),
+        md.contains("Ceiling")
+            && md.contains("Action following")
+            && md.contains("Motion and permanence")
+            && md.contains("Velocity error (px/step")
+            && md.contains("Position error (metres"),
         "{md}"
     );
+}
+
+#[test]
+fn metres_per_pixel_maps_pixel_centroids_to_the_true_positions() {
+    let (h, w) = (64, 64);
+    let mut s = make("bounce-v0", "id").unwrap();
+    let mpp = episodes::metres_per_px(s.as_ref(), w, h).unwrap();
+    let [x0, y0, x1, y1] = s.arena_px(w, h).unwrap();
+    let centre = [(x0 + x1) / 2.0, (y0 + y1) / 2.0];
+    let meter = meter::FrameMeter::new(&s.colors(), h, w, s.arena_px(w, h));
+    let ball0 = meter.names().iter().position(|n| n == "ball0").unwrap();
+    let mut worst = 0.0f32;
+    for seed in 0..4 {
+        s.reset(seed);
+        for _ in 0..12 {
+            s.step(&somnium_scenarios::Action::Continuous(vec![0.0, 0.0]))
+                .unwrap();
+            let c = meter.objects(&s.render(w, h).data).unwrap()[ball0]
+                .centroid_xy
+                .unwrap();
+            let state = s.state();
+            // The camera looks down with -z up in the frame: x right, z down.
+            let (x, z) = ((c[0] - centre[0]) * mpp, (c[1] - centre[1]) * mpp);
+            worst = worst.max((x - state[0]).hypot(z - state[2]));
+        }
+    }
+    // Within a tenth of a pixel or so (the centroid of a rasterised ball).
+    assert!(worst < 0.25 * mpp, "worst {worst} m at {mpp} m/px");
+    let no_arena = make("cartpole-v0", "id").unwrap();
+    assert_eq!(episodes::metres_per_px(no_arena.as_ref(), w, h), None);
 }

@@ -14,23 +14,43 @@
 //!   the truth whose prediction is kept ([`ObjectMeasure::is_kept`], the true area
 //!   measured on the true frame);
 //! - median area ratio (predicted over true area, 0 for a lost object);
-//! - PSNR and SSIM (8x8 windows on luma) of the whole frame.
+//! - PSNR and SSIM (8x8 windows on luma) of the whole frame;
+//! - the centroid error in metres, where [`FrameSpec::metres_per_px`] is known;
+//! - velocity error (finite differences of centroids, pixels per step, see
+//!   [`motion`]) over the objects present at `h - 1` and `h` in both;
+//! - object count preserved: the share of rollouts whose prediction shows as many
+//!   tracked objects as the truth ([`counts_as_present`]).
+//!
+//! Over each whole rollout (every predicted step, not per horizon) it also times
+//! collisions: bounces found in the true and predicted centroid tracks, matched
+//! within a window ([`motion::CollisionTiming`]).
+//!
+//! The baselines' tracks are their extrapolated centroids at every step, so their
+//! velocities and bounces are measured like the model's.
 
 pub mod baselines;
+mod horizon;
+pub mod motion;
 mod report;
 mod stats;
 
 #[cfg(test)]
+mod motion_tests;
+#[cfg(test)]
 mod tests;
 
+pub use horizon::{counts_as_present, COUNTED_MIN_BLOB_PX};
+pub use motion::{CollisionParams, CollisionTiming, Track};
 pub use report::{EvalReport, HorizonStats, MethodReport, ObjectStats};
 pub use stats::{default_horizons, median, psnr, ssim, Stat, PSNR_IDENTICAL_DB};
 
 use baselines::{arena_or_frame, constant_velocity_target, moves_to, render_moved};
 
 use crate::data::ManifestColor;
-use crate::eval_error::{check_frame, EvalError};
+use crate::eval_error::EvalError;
 use crate::objects::{ClassifyParams, Extractor, ObjectMeasure, UNCLASSIFIED};
+use horizon::{HorizonAcc, Side};
+use motion::CollisionAcc;
 
 /// The frames' size, colour table and arena.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -41,6 +61,10 @@ pub struct FrameSpec {
     pub background: [u8; 3],
     /// Pixel rectangle `[x_min, y_min, x_max, y_max]` where centroids can lie.
     pub arena_px: Option<[f32; 4]>,
+    /// Metres per pixel at the height of the objects' centres (a camera looking
+    /// straight down has one scale over that plane); `None`: errors in pixels only.
+    #[serde(default)]
+    pub metres_per_px: Option<f32>,
 }
 
 /// What to measure.
@@ -53,6 +77,9 @@ pub struct EvalConfig {
     pub classify: ClassifyParams,
     /// Name of the model's row in reports.
     pub model_name: String,
+    /// Collision detection and matching.
+    #[serde(default)]
+    pub collision: CollisionParams,
 }
 
 impl Default for EvalConfig {
@@ -62,6 +89,7 @@ impl Default for EvalConfig {
             objects: None,
             classify: ClassifyParams::default(),
             model_name: "model".into(),
+            collision: CollisionParams::default(),
         }
     }
 }
@@ -78,21 +106,6 @@ pub struct Rollout<'a> {
     pub predicted: Option<&'a [u8]>,
 }
 
-/// Accumulates measures of one method at one horizon.
-#[derive(Clone, Debug, Default)]
-struct HorizonAcc {
-    rollouts: usize,
-    /// Per rollout: mean centroid error over its objects present in both frames.
-    mean_error: Vec<f64>,
-    /// Per object: one error per rollout where both frames show it.
-    object_error: Vec<Vec<f64>>,
-    object_kept: Vec<usize>,
-    object_in_truth: Vec<usize>,
-    area_ratio: Vec<f64>,
-    psnr: Vec<f64>,
-    ssim: Vec<f64>,
-}
-
 /// Accumulates rollouts and reports per-horizon statistics for the model and the
 /// baselines.
 pub struct HorizonEvaluator {
@@ -103,6 +116,8 @@ pub struct HorizonEvaluator {
     tracked: Vec<usize>,
     /// `[method][horizon]`; methods: model, then the baselines.
     acc: Vec<Vec<HorizonAcc>>,
+    /// Per method: collision timing over whole rollouts.
+    collisions: Vec<CollisionAcc>,
     rollouts: usize,
 }
 
@@ -154,12 +169,7 @@ impl HorizonEvaluator {
             spec.background,
             config.classify,
         );
-        let blank = HorizonAcc {
-            object_error: vec![Vec::new(); tracked.len()],
-            object_kept: vec![0; tracked.len()],
-            object_in_truth: vec![0; tracked.len()],
-            ..HorizonAcc::default()
-        };
+        let blank = HorizonAcc::new(tracked.len());
         let acc = vec![vec![blank; config.horizons.len()]; 1 + BASELINES.len()];
         Ok(Self {
             spec,
@@ -167,6 +177,7 @@ impl HorizonEvaluator {
             extractor,
             tracked,
             acc,
+            collisions: vec![CollisionAcc::default(); 1 + BASELINES.len()],
             rollouts: 0,
         })
     }
@@ -227,67 +238,97 @@ impl HorizonEvaluator {
         );
         let centre_m = moved_measures(&last_m, &tracked, |_, _| centre);
 
-        let (height, width) = (self.spec.height, self.spec.width);
+        // Every true frame from the last context frame on (index = step), and every
+        // predicted frame (index = step - 1), measured once.
+        let steps = t_len - rollout.start;
+        let truth_ms = std::iter::once(Ok(last_m.clone()))
+            .chain((rollout.start..t_len).map(|i| self.extractor.extract(frame(i))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pred_ms = match rollout.predicted {
+            Some(p) => p
+                .chunks_exact(fb)
+                .take(steps)
+                .map(|f| self.extractor.extract(f))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let track_of = |k: usize, ms: &mut dyn Iterator<Item = &Vec<ObjectMeasure>>| -> Track {
+            ms.map(|m| m[tracked[k]].centroid_xy).collect()
+        };
+        let n = tracked.len();
+        let truth_tracks: Vec<Track> = (0..n).map(|k| track_of(k, &mut truth_ms.iter())).collect();
+        let model_tracks: Vec<Track> = (0..n)
+            .map(|k| track_of(k, &mut std::iter::once(&last_m).chain(&pred_ms)))
+            .collect();
+        let cv_target = |k: usize, c: [f32; 2], h: usize| {
+            let prev = prev_m.as_ref().and_then(|m| m[tracked[k]].centroid_xy);
+            constant_velocity_target(prev, c, h, arena)
+        };
+        // Baseline tracks: the last context centroid at step 0, then the extrapolation.
+        let baseline_track = |k: usize, at: &dyn Fn([f32; 2], usize) -> [f32; 2]| -> Track {
+            let c = last_m[tracked[k]].centroid_xy;
+            (0..=steps)
+                .map(|h| c.map(|c| if h == 0 { c } else { at(c, h) }))
+                .collect()
+        };
+        let baseline_tracks: Vec<Vec<Track>> = vec![
+            (0..n).map(|k| baseline_track(k, &|c, _| c)).collect(),
+            (0..n)
+                .map(|k| baseline_track(k, &|c, h| cv_target(k, c, h)))
+                .collect(),
+            (0..n).map(|k| baseline_track(k, &|_, _| centre)).collect(),
+        ];
+
+        let size = (self.spec.height, self.spec.width);
         for (hi, &h) in self.config.horizons.clone().iter().enumerate() {
-            let t_idx = rollout.start + h - 1;
-            if t_idx >= t_len {
+            if h > steps {
                 continue;
             }
-            let truth = frame(t_idx);
-            let truth_m = self.extractor.extract(truth)?;
-            if let Some(p) = rollout.predicted.filter(|p| p.len() >= h * fb) {
-                let pred = &p[(h - 1) * fb..h * fb];
-                check_frame(|| format!("predicted frame {}", h - 1), pred, height, width)?;
-                let pred_m = self.extractor.extract(pred)?;
-                self.record(0, hi, &truth_m, truth, &pred_m, pred);
-            }
-            self.record(1, hi, &truth_m, truth, &last_m, last);
-            let target = |k: usize, c: [f32; 2]| {
-                let prev = prev_m.as_ref().and_then(|m| m[tracked[k]].centroid_xy);
-                constant_velocity_target(prev, c, h, arena)
+            let truth = Side {
+                measures: &truth_ms[h],
+                frame: frame(rollout.start + h - 1),
+                tracks: &truth_tracks,
             };
-            let moves = moves_to(&tracked_labels, |k, c| Some(target(k, c)));
-            let cv_frame = render_moved(last, &last_labels, height, width, &moves, is_object);
-            let cv_m = moved_measures(&last_m, &tracked, target);
-            self.record(2, hi, &truth_m, truth, &cv_m, &cv_frame);
-            self.record(3, hi, &truth_m, truth, &centre_m, &centre_frame);
+            if let (Some(p), Some(pred_m)) = (rollout.predicted, pred_ms.get(h - 1)) {
+                let pred = Side {
+                    measures: pred_m,
+                    frame: &p[(h - 1) * fb..h * fb],
+                    tracks: &model_tracks,
+                };
+                self.acc[0][hi].record(&tracked, size, h, &truth, &pred);
+            }
+            let copy = Side {
+                measures: &last_m,
+                frame: last,
+                tracks: &baseline_tracks[0],
+            };
+            self.acc[1][hi].record(&tracked, size, h, &truth, &copy);
+            let moves = moves_to(&tracked_labels, |k, c| Some(cv_target(k, c, h)));
+            let cv_frame = render_moved(last, &last_labels, size.0, size.1, &moves, is_object);
+            let cv_m = moved_measures(&last_m, &tracked, |k, c| cv_target(k, c, h));
+            let cv = Side {
+                measures: &cv_m,
+                frame: &cv_frame,
+                tracks: &baseline_tracks[1],
+            };
+            self.acc[2][hi].record(&tracked, size, h, &truth, &cv);
+            let to_centre = Side {
+                measures: &centre_m,
+                frame: &centre_frame,
+                tracks: &baseline_tracks[2],
+            };
+            self.acc[3][hi].record(&tracked, size, h, &truth, &to_centre);
+        }
+        let params = self.config.collision;
+        if rollout.predicted.is_some() {
+            let len = pred_ms.len() + 1;
+            self.collisions[0].add(&model_tracks, &truth_tracks, len, &params);
+        }
+        for (acc, tracks) in self.collisions[1..].iter_mut().zip(&baseline_tracks) {
+            acc.add(tracks, &truth_tracks, steps + 1, &params);
         }
         self.rollouts += 1;
         Ok(())
-    }
-
-    fn record(
-        &mut self,
-        method: usize,
-        hi: usize,
-        truth_m: &[ObjectMeasure],
-        truth: &[u8],
-        pred_m: &[ObjectMeasure],
-        pred: &[u8],
-    ) {
-        let acc = &mut self.acc[method][hi];
-        acc.rollouts += 1;
-        acc.psnr.push(psnr(pred, truth));
-        acc.ssim
-            .push(ssim(pred, truth, self.spec.height, self.spec.width));
-        let mut errors = Vec::new();
-        for (k, &i) in self.tracked.iter().enumerate() {
-            let (t, p) = (&truth_m[i], &pred_m[i]);
-            if !t.present {
-                continue;
-            }
-            acc.object_in_truth[k] += 1;
-            acc.object_kept[k] += usize::from(p.is_kept(t.area));
-            acc.area_ratio.push(p.area as f64 / t.area as f64);
-            if let Some(d) = t.centroid_distance(p) {
-                acc.object_error[k].push(f64::from(d));
-                errors.push(f64::from(d));
-            }
-        }
-        if !errors.is_empty() {
-            acc.mean_error
-                .push(errors.iter().sum::<f64>() / errors.len() as f64);
-        }
     }
 
     /// The statistics of everything added so far. Methods without any sample (the
@@ -305,14 +346,16 @@ impl HorizonEvaluator {
         let methods = names
             .into_iter()
             .zip(&self.acc)
-            .filter(|(_, accs)| accs.iter().any(|a| a.rollouts > 0))
-            .map(|(name, accs)| MethodReport {
+            .zip(&self.collisions)
+            .filter(|((_, accs), _)| accs.iter().any(HorizonAcc::has_samples))
+            .map(|((name, accs), collisions)| MethodReport {
                 name,
                 horizons: accs
                     .iter()
                     .zip(&self.config.horizons)
-                    .map(|(a, &h)| horizon_stats(a, h, &objects, to_64))
+                    .map(|(a, &h)| a.stats(h, &objects, to_64, self.spec.metres_per_px))
                     .collect(),
+                collision_timing: collisions.timing(),
             })
             .collect();
         EvalReport {
@@ -322,35 +365,8 @@ impl HorizonEvaluator {
             rollouts: self.rollouts,
             objects,
             methods,
+            metres_per_px: self.spec.metres_per_px,
         }
-    }
-}
-
-fn horizon_stats(a: &HorizonAcc, horizon: usize, objects: &[String], to_64: f64) -> HorizonStats {
-    let in_truth: usize = a.object_in_truth.iter().sum();
-    let kept: usize = a.object_kept.iter().sum();
-    let error = Stat::of(&a.mean_error);
-    HorizonStats {
-        horizon,
-        samples: a.rollouts,
-        centroid_error_px: error,
-        centroid_error_64: error.map(|s| s.scaled(to_64)),
-        kept_share: (in_truth > 0).then(|| kept as f64 / in_truth as f64),
-        median_area_ratio: median(&a.area_ratio),
-        psnr_db: Stat::of(&a.psnr),
-        ssim: Stat::of(&a.ssim),
-        per_object: objects
-            .iter()
-            .enumerate()
-            .map(|(k, name)| ObjectStats {
-                name: name.clone(),
-                centroid_error_px: Stat::of(&a.object_error[k]),
-                kept_share: (a.object_in_truth[k] > 0)
-                    .then(|| a.object_kept[k] as f64 / a.object_in_truth[k] as f64),
-                truth_present: a.object_in_truth[k],
-                both_present: a.object_error[k].len(),
-            })
-            .collect(),
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::motion::CollisionTiming;
 use super::Stat;
 use crate::eval_error::{write_atomic, EvalError};
 
@@ -19,6 +20,9 @@ pub struct EvalReport {
     pub objects: Vec<String>,
     /// The model first (when it had predictions), then the baselines.
     pub methods: Vec<MethodReport>,
+    /// Metres per pixel at the height of the objects' centres, where known.
+    #[serde(default)]
+    pub metres_per_px: Option<f32>,
 }
 
 /// One method (the model or a baseline).
@@ -27,6 +31,9 @@ pub struct MethodReport {
     pub name: String,
     /// One entry per horizon of [`EvalReport::horizons`].
     pub horizons: Vec<HorizonStats>,
+    /// Collision (bounce) timing over each whole rollout.
+    #[serde(default)]
+    pub collision_timing: Option<CollisionTiming>,
 }
 
 /// One method at one horizon.
@@ -47,6 +54,16 @@ pub struct HorizonStats {
     /// Mean SSIM of the whole frame (1 = identical).
     pub ssim: Option<Stat>,
     pub per_object: Vec<ObjectStats>,
+    /// The centroid error in metres (where the frames' scale is known).
+    #[serde(default)]
+    pub centroid_error_m: Option<Stat>,
+    /// Mean over rollouts of the per-rollout mean velocity error, pixels per step:
+    /// `|(pred[h] - pred[h-1]) - (true[h] - true[h-1])|` for objects present in all four.
+    #[serde(default)]
+    pub velocity_error_px: Option<Stat>,
+    /// Share of rollouts whose prediction shows as many tracked objects as the truth.
+    #[serde(default)]
+    pub count_preserved: Option<f64>,
 }
 
 /// One tracked object at one horizon.
@@ -59,6 +76,9 @@ pub struct ObjectStats {
     pub truth_present: usize,
     /// Rollouts whose true and predicted frames both show it.
     pub both_present: usize,
+    /// Velocity error, pixels per step, over rollouts where it is measurable.
+    #[serde(default)]
+    pub velocity_error_px: Option<Stat>,
 }
 
 impl EvalReport {
@@ -67,9 +87,19 @@ impl EvalReport {
         self.methods.iter().find(|m| m.name == name)
     }
 
-    /// Markdown: one table of centroid error (mean ± 95% interval, pixels), then
-    /// kept share, median area ratio, PSNR and SSIM, horizons as columns and methods as rows.
+    /// Markdown: [`EvalReport::horizon_markdown`] then
+    /// [`EvalReport::collision_markdown`].
     pub fn to_markdown(&self) -> String {
+        let mut out = self.horizon_markdown();
+        out.push_str(&self.collision_markdown());
+        out
+    }
+
+    /// Markdown: one table of centroid error (mean ± 95% interval, pixels), the
+    /// same in metres (where the scale is known), then kept share, median area
+    /// ratio, PSNR, SSIM, velocity error and object count preserved, horizons as
+    /// columns and methods as rows.
+    pub fn horizon_markdown(&self) -> String {
         let mut out = format!(
             "Rollouts: {}; frames {}x{}; objects: {}\n\n",
             self.rollouts,
@@ -81,6 +111,13 @@ impl EvalReport {
             s.centroid_error_px
                 .map(|e| format!("{:.2} ± {:.2}", e.mean, e.ci95))
         });
+        if let Some(m) = self.metres_per_px {
+            let title = format!("Position error (metres at {m:.4} m/px, mean ± 95% CI)");
+            self.table(&mut out, &title, |s| {
+                s.centroid_error_m
+                    .map(|e| format!("{:.4} ± {:.4}", e.mean, e.ci95))
+            });
+        }
         self.table(&mut out, "Kept share", |s| {
             s.kept_share.map(|k| format!("{:.0}%", 100.0 * k))
         });
@@ -93,6 +130,44 @@ impl EvalReport {
         self.table(&mut out, "SSIM", |s| {
             s.ssim.map(|p| format!("{:.3}", p.mean))
         });
+        self.table(&mut out, "Velocity error (px/step, mean ± 95% CI)", |s| {
+            s.velocity_error_px
+                .map(|e| format!("{:.2} ± {:.2}", e.mean, e.ci95))
+        });
+        self.table(&mut out, "Object count preserved", |s| {
+            s.count_preserved.map(|k| format!("{:.0}%", 100.0 * k))
+        });
+        out
+    }
+
+    /// Markdown: the collision timing table, one row per method with a timing
+    /// (empty when none has one).
+    pub fn collision_markdown(&self) -> String {
+        let rows: Vec<(&str, &CollisionTiming)> = self
+            .methods
+            .iter()
+            .filter_map(|m| m.collision_timing.as_ref().map(|c| (m.name.as_str(), c)))
+            .collect();
+        if rows.is_empty() {
+            return String::new();
+        }
+        let window = rows[0].1.window_steps;
+        let mut out = format!(
+            "**Collision timing (whole rollout; a true bounce matches a predicted one of the same object within ±{window} steps)**\n\n\
+             | method | true events | predicted events | matched share | mean \\|timing error\\| (steps, ± 95% CI) |\n|---|---:|---:|---:|---:|\n",
+        );
+        for (name, c) in rows {
+            out.push_str(&format!(
+                "| {name} | {} | {} | {} | {} |\n",
+                c.true_events,
+                c.predicted_events,
+                c.matched_share
+                    .map_or("–".into(), |k| format!("{:.0}%", 100.0 * k)),
+                c.timing_error_steps
+                    .map_or("–".into(), |e| format!("{:.2} ± {:.2}", e.mean, e.ci95)),
+            ));
+        }
+        out.push('\n');
         out
     }
 

@@ -35,6 +35,7 @@ fn spec() -> FrameSpec {
         colors: colors(),
         background: BG,
         arena_px: Some(ARENA),
+        metres_per_px: None,
     }
 }
 
