@@ -85,15 +85,17 @@ pub fn print_key_numbers(r: &BenchReport) {
     let f = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.2}"));
     let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{:.1}%", 100.0 * x));
     println!(
-        "{} ({}), {} episodes: mean centroid error over horizons 1-32 (px), kept share",
+        "{} ({}), {} episodes, means over horizons 1-32: centroid error (px), kept share, velocity error (px/step), object count preserved",
         r.scenario, r.variant, r.episodes
     );
     for s in &r.summary {
         println!(
-            "  {:<18} {:>8}  {:>7}",
+            "  {:<18} {:>8}  {:>7}  {:>6}  {:>7}",
             s.name,
             f(s.mean_error_px_h1_32),
-            pct(s.kept_share_h1_32)
+            pct(s.kept_share_h1_32),
+            f(s.velocity_error_px_h1_32),
+            pct(s.count_preserved_h1_32)
         );
     }
     println!(
