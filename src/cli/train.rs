@@ -111,10 +111,21 @@ fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<ModelConf
         let mut base = serde_json::to_value(&cfg)?;
         let over: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        if let (Some(b), Some(o)) = (base.as_object_mut(), over.as_object()) {
-            for (k, v) in o {
-                b.insert(k.clone(), v.clone());
+        let (Some(b), Some(o)) = (base.as_object_mut(), over.as_object()) else {
+            anyhow::bail!(
+                "{} must hold a JSON object of model config fields",
+                path.display()
+            );
+        };
+        for (k, v) in o {
+            if !b.contains_key(k) {
+                let known: Vec<&String> = b.keys().collect();
+                anyhow::bail!(
+                    "{}: unknown model config field `{k}` (known: {known:?})",
+                    path.display()
+                );
             }
+            b.insert(k.clone(), v.clone());
         }
         cfg = serde_json::from_value(base)
             .with_context(|| format!("model config in {}", path.display()))?;
