@@ -154,3 +154,116 @@ fn train_refuses_a_model_config_with_an_unknown_field() {
         "nothing is trained on a refused config"
     );
 }
+
+/// Records `episodes` short 32x32 episodes of `scenario` into `dir`.
+fn record_small(scenario: &str, episodes: &str, dir: &std::path::Path) {
+    let out = somnium(&[
+        "record",
+        "--scenario",
+        scenario,
+        "--episodes",
+        episodes,
+        "--max-steps",
+        "8",
+        "--size",
+        "32",
+        "--out",
+        dir.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn train_tiny(
+    data: &std::path::Path,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().expect("utf-8 path"),
+        "--preset",
+        "tiny",
+        "--batch",
+        "2",
+        "--steps",
+        "2",
+        "--val-episodes",
+        "1",
+        "--rollout-episodes",
+        "1",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    somnium(&args)
+}
+
+#[test]
+fn train_init_from_fine_tunes_a_run_and_refuses_a_mismatched_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("bounce");
+    record_small("bounce-v0", "4", &data);
+    let base = dir.path().join("base");
+    let first = train_tiny(&data, &base, &[]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+
+    let tuned = dir.path().join("tuned");
+    let base_arg = base.to_str().expect("utf-8 path");
+    let second = train_tiny(
+        &data,
+        &tuned,
+        &["--init-from", base_arg, "--sampling-steps", "2"],
+    );
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(String::from_utf8_lossy(&second.stdout).contains("fine-tuning from"));
+    let read = |p: std::path::PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).expect("config.json")).expect("json")
+    };
+    let (b, t) = (
+        read(base.join("ckpt/config.json")),
+        read(tuned.join("ckpt/config.json")),
+    );
+    assert_eq!(
+        t["meta"]["step"], 2,
+        "a fine-tuning run counts its own steps"
+    );
+    assert_eq!(t["model_config"]["sampling_steps"], 2);
+    assert_eq!(t["model_config"]["depth"], b["model_config"]["depth"]);
+    assert!(
+        t["meta"]["extra"]["train"]["init_from"]
+            .as_str()
+            .is_some_and(|s| s.contains("base")),
+        "the checkpoint records where it started: {t}"
+    );
+
+    // a model config flag conflicts: the config comes from the checkpoint
+    let clash = train_tiny(
+        &data,
+        &dir.path().join("x"),
+        &["--init-from", base_arg, "--target", "velocity"],
+    );
+    assert!(!clash.status.success());
+    // a dataset of another action space is refused, naming both
+    let cartpole = dir.path().join("cartpole");
+    record_small("cartpole-v0", "2", &cartpole);
+    let wrong = train_tiny(&cartpole, &dir.path().join("y"), &["--init-from", base_arg]);
+    assert!(!wrong.status.success());
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        err.contains("--init-from") && err.contains("actions"),
+        "{err}"
+    );
+}

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
+use somnium_env::dream::checkpoint_dir;
 use somnium_world_model::codec::{codec_for, ConvAutoencoder, FrameCodec};
 use somnium_world_model::config::{ActionKind, CodecKind, ModelConfig, PredictionTarget};
 use somnium_world_model::data::{DatasetReader, ManifestActionSpace};
@@ -43,6 +44,11 @@ pub struct Args {
     /// Continue the run saved in OUT/ckpt exactly (same settings and seed).
     #[arg(long)]
     pub resume: bool,
+    /// Fine-tune: start from the weights (EMA when present) of this run,
+    /// checkpoint or exported model, with a fresh optimizer and schedule. The
+    /// model config comes from it (--sampling-steps may still be set).
+    #[arg(long, conflicts_with_all = ["resume", "config", "target", "predict_delta", "no_delta"])]
+    pub init_from: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, default_value_t = 32)]
@@ -161,6 +167,37 @@ fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<ModelConf
     Ok(cfg)
 }
 
+/// The model config of the checkpoint a fine-tuning run starts from, checked
+/// against the dataset (frame size and action space must match), with
+/// `--sampling-steps` applied.
+fn init_model_config(
+    args: &Args,
+    reader: &DatasetReader,
+    path: &Path,
+) -> anyhow::Result<ModelConfig> {
+    let dir = checkpoint_dir(path)?;
+    let (mut cfg, _) = saved_train_config(&dir)
+        .with_context(|| format!("--init-from: reading {}", dir.display()))?;
+    let data = model_config(args, reader)?;
+    if cfg.frame_size != data.frame_size || cfg.action != data.action {
+        bail!(
+            "--init-from {}: the model was trained on {:?} frames with actions {:?}, \
+             the dataset {} has {:?} frames with actions {:?}",
+            path.display(),
+            cfg.frame_size,
+            cfg.action,
+            args.data.display(),
+            data.frame_size,
+            data.action
+        );
+    }
+    if let Some(k) = args.sampling_steps {
+        cfg.sampling_steps = k;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
 /// FNV-1a of the manifest file, naming the data a checkpoint was trained on.
 fn manifest_hash(dir: &Path) -> String {
     let bytes = std::fs::read(dir.join("manifest.json")).unwrap_or_default();
@@ -253,9 +290,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             self_rollout_prob: args.self_rollout_prob,
             self_rollout_start: args.self_rollout_start,
             self_rollout_sampling_steps: args.self_rollout_sampling_steps,
+            init_from: args.init_from.as_ref().map(|p| p.display().to_string()),
             ..TrainConfig::default()
         };
-        (model_config(&args, &reader)?, tc)
+        let cfg = match &args.init_from {
+            None => model_config(&args, &reader)?,
+            Some(path) => init_model_config(&args, &reader, path)?,
+        };
+        (cfg, tc)
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -316,6 +358,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let can_rollout = !spec.colors.is_empty() && !val.episodes().is_empty();
     let mut trainer = Trainer::new(&cfg, train_cfg.clone(), train, Some(&val), bg)?;
     let mut elapsed_before = 0.0;
+    if let (false, Some(path)) = (args.resume, &args.init_from) {
+        let dir = checkpoint_dir(path)?;
+        let from = trainer
+            .warm_start(&dir)
+            .with_context(|| format!("--init-from {}", path.display()))?;
+        println!("fine-tuning from {} (trained {from} steps)", dir.display());
+    }
     if args.resume {
         let extra = trainer.resume(&ckpt_dir)?;
         elapsed_before = extra
@@ -405,6 +454,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let elapsed = elapsed_before + start.elapsed().as_secs_f64();
+    if loss_n > 0 {
+        // The steps since the last log line (a short run may have logged none).
+        let mean = loss_sum / loss_n as f64;
+        log_line(
+            &args.out,
+            serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "loss": mean}),
+        )?;
+        curve.push((trainer.step() as f64, mean));
+    }
     trainer.save(&ckpt_dir, &hash, serde_json::json!({"elapsed_s": elapsed}))?;
     let val_loss = trainer.validation_loss()?;
     if let Some(v) = val_loss {
@@ -455,6 +513,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             spec.width,
             cfg.context_frames,
         )?;
+    }
+    if curve.is_empty() {
+        println!("no training step in this run: loss.png not written");
+        return Ok(());
     }
     let mut series = vec![("train loss".to_string(), curve)];
     if !val_curve.is_empty() {

@@ -76,6 +76,34 @@ impl Trainer {
             .cloned()
             .unwrap_or(serde_json::Value::Null))
     }
+    /// Warm start (fine-tuning): loads the weights of the checkpoint in `dir`
+    /// (its EMA weights when it has them) into the model and restarts the EMA
+    /// from them; the optimizer, step and schedule start fresh. The checkpoint
+    /// must be of this model config, except the sampling-only fields
+    /// (`sampling_steps`, `sampling_context_noise`), which may differ. Returns
+    /// the step the checkpoint was saved at.
+    pub fn warm_start(&mut self, dir: &Path) -> ModelResult<u64> {
+        let found = checkpoint::load(dir).map_err(ckpt_err)?;
+        let mut expected = serde_json::to_value(self.model.config())?;
+        if let Some(e) = expected.as_object_mut() {
+            for key in ["sampling_steps", "sampling_context_noise"] {
+                // Older checkpoints lack the newer field (its default applies).
+                match found.config_json.get(key) {
+                    Some(v) => e.insert(key.to_string(), v.clone()),
+                    None => e.remove(key),
+                };
+            }
+        }
+        let ckpt = checkpoint::load_for_model(dir, &expected).map_err(ckpt_err)?;
+        let vars = self.model.params().vars();
+        if ckpt.ema.is_empty() {
+            ckpt.restore_weights(&vars).map_err(ckpt_err)?;
+        } else {
+            ckpt.restore_ema(&vars).map_err(ckpt_err)?;
+        }
+        self.ema = crate::optim::Ema::new(vars, self.cfg.ema_decay)?;
+        Ok(ckpt.meta.step)
+    }
 }
 
 /// The training config stored in a checkpoint (to resume with the same settings).

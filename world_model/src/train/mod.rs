@@ -55,6 +55,9 @@ pub struct TrainConfig {
     pub self_rollout_start: u64,
     /// Euler steps of those dreams.
     pub self_rollout_sampling_steps: usize,
+    /// The checkpoint this run was warm-started from (`train --init-from`), if any;
+    /// kept for provenance.
+    pub init_from: Option<String>,
 }
 
 impl Default for TrainConfig {
@@ -75,6 +78,7 @@ impl Default for TrainConfig {
             self_rollout_prob: 0.5,
             self_rollout_start: 0,
             self_rollout_sampling_steps: 2,
+            init_from: None,
         }
     }
 }

@@ -274,3 +274,51 @@ fn speed_of_small_training_and_dreaming() {
         );
     }
 }
+
+/// Forward outputs of `model` on a fixed input (for bit-exact comparisons).
+fn fixed_outputs(model: &crate::dit::DiT) -> Vec<f32> {
+    let cfg = ModelConfig::tiny();
+    let (c, h, w) = cfg.latent_shape();
+    let dev = Device::Cpu;
+    let x = Tensor::ones((1, cfg.window(), c, h, w), candle_core::DType::F32, &dev).unwrap();
+    let s = Tensor::full(0.5f32, (1, cfg.window()), &dev).unwrap();
+    let a = Tensor::full(0.1f32, (1, cfg.window(), 2), &dev).unwrap();
+    let p = model.forward(&x, &s, &a, None, false).unwrap().prediction;
+    p.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+#[test]
+fn warm_start_begins_from_the_ema_weights_with_a_fresh_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut source = setup(6, TrainConfig::default());
+    run(&mut source, 12, 12);
+    source
+        .save(dir.path(), "", serde_json::Value::Null)
+        .unwrap();
+    let ema_outputs = source.with_ema(fixed_outputs).unwrap();
+
+    // A sampling-only field may differ; the weights are the source's EMA.
+    let path = dir.path().join(crate::checkpoint::CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["model_config"]["sampling_steps"] = serde_json::json!(3);
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let mut tuned = setup(7, TrainConfig::default());
+    assert_eq!(tuned.warm_start(dir.path()).unwrap(), 12);
+    assert_eq!(tuned.step(), 0, "the fine-tuning run starts at step 0");
+    assert_eq!(fixed_outputs(tuned.model()), ema_outputs);
+    assert_eq!(tuned.with_ema(fixed_outputs).unwrap(), ema_outputs);
+    let before = tuned.validation_loss().unwrap().unwrap();
+    run(&mut tuned, 10, 10);
+    assert!(tuned.validation_loss().unwrap().unwrap().is_finite());
+    assert!(before.is_finite());
+
+    // A model-shaping field may not: the error names it.
+    json["model_config"]["depth"] = serde_json::json!(7);
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let err = setup(7, TrainConfig::default())
+        .warm_start(dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("depth"), "{err}");
+}
