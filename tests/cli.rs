@@ -109,24 +109,7 @@ fn record_writes_a_dataset_and_refuses_a_different_setup_in_the_same_place() {
 fn train_refuses_a_model_config_with_an_unknown_field() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let out = somnium(&[
-        "record",
-        "--scenario",
-        "bounce-v0",
-        "--episodes",
-        "2",
-        "--max-steps",
-        "8",
-        "--size",
-        "32",
-        "--out",
-        data.to_str().expect("utf-8 path"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    record_small("bounce-v0", "2", &data);
     let config = dir.path().join("model.json");
     std::fs::write(&config, r#"{"depth": 1, "dpeth": 2}"#).expect("write config");
     let run = dir.path().join("run");

@@ -174,9 +174,9 @@ fn init_model_config(
     args: &Args,
     reader: &DatasetReader,
     path: &Path,
+    dir: &Path,
 ) -> anyhow::Result<ModelConfig> {
-    let dir = checkpoint_dir(path)?;
-    let (mut cfg, _) = saved_train_config(&dir)
+    let (mut cfg, _) = saved_train_config(dir)
         .with_context(|| format!("--init-from: reading {}", dir.display()))?;
     let data = model_config(args, reader)?;
     if cfg.frame_size != data.frame_size || cfg.action != data.action {
@@ -277,6 +277,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let reader = DatasetReader::open(&args.data)
         .with_context(|| format!("opening dataset {}", args.data.display()))?;
     let ckpt_dir = args.out.join("ckpt");
+    // The checkpoint a fine-tuning run starts from (not read when resuming).
+    let init_dir = match (&args.init_from, args.resume) {
+        (Some(path), false) => Some((path, checkpoint_dir(path)?)),
+        _ => None,
+    };
     let (cfg, train_cfg) = if args.resume {
         saved_train_config(&ckpt_dir)
             .with_context(|| format!("--resume: reading {}", ckpt_dir.display()))?
@@ -293,9 +298,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             init_from: args.init_from.as_ref().map(|p| p.display().to_string()),
             ..TrainConfig::default()
         };
-        let cfg = match &args.init_from {
+        let cfg = match &init_dir {
             None => model_config(&args, &reader)?,
-            Some(path) => init_model_config(&args, &reader, path)?,
+            Some((path, dir)) => init_model_config(&args, &reader, path, dir)?,
         };
         (cfg, tc)
     };
@@ -358,10 +363,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let can_rollout = !spec.colors.is_empty() && !val.episodes().is_empty();
     let mut trainer = Trainer::new(&cfg, train_cfg.clone(), train, Some(&val), bg)?;
     let mut elapsed_before = 0.0;
-    if let (false, Some(path)) = (args.resume, &args.init_from) {
-        let dir = checkpoint_dir(path)?;
+    if let Some((path, dir)) = &init_dir {
         let from = trainer
-            .warm_start(&dir)
+            .warm_start(dir)
             .with_context(|| format!("--init-from {}", path.display()))?;
         println!("fine-tuning from {} (trained {from} steps)", dir.display());
     }

@@ -83,18 +83,19 @@ impl Trainer {
     /// (`sampling_steps`, `sampling_context_noise`), which may differ. Returns
     /// the step the checkpoint was saved at.
     pub fn warm_start(&mut self, dir: &Path) -> ModelResult<u64> {
-        let found = checkpoint::load(dir).map_err(ckpt_err)?;
+        let ckpt = checkpoint::load(dir).map_err(ckpt_err)?;
         let mut expected = serde_json::to_value(self.model.config())?;
         if let Some(e) = expected.as_object_mut() {
             for key in ["sampling_steps", "sampling_context_noise"] {
                 // Older checkpoints lack the newer field (its default applies).
-                match found.config_json.get(key) {
+                match ckpt.config_json.get(key) {
                     Some(v) => e.insert(key.to_string(), v.clone()),
                     None => e.remove(key),
                 };
             }
         }
-        let ckpt = checkpoint::load_for_model(dir, &expected).map_err(ckpt_err)?;
+        ckpt.check_config(&expected)
+            .map_err(|e| ModelError::Checkpoint(format!("{}: {e}", dir.display())))?;
         let vars = self.model.params().vars();
         if ckpt.ema.is_empty() {
             ckpt.restore_weights(&vars).map_err(ckpt_err)?;
