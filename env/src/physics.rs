@@ -68,7 +68,7 @@ impl PhysicsEnv {
         })
     }
 
-    /// Build scenario `id` in `variant` (`id` or `ood`) and wrap it.
+    /// Build scenario `id` in `variant` (`id`, `ood`, or one of `somnium_scenarios::variants(id)`) and wrap it.
     pub fn make(id: &str, variant: &str, width: usize, height: usize) -> Result<Self, EnvError> {
         Self::new(somnium_scenarios::make(id, variant)?, width, height)
     }

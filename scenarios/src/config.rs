@@ -36,10 +36,25 @@ fn pick<T>(
     match variant {
         "id" => Ok(id_preset()),
         "ood" => Ok(ood_preset()),
-        _ => Err(ScenarioError::UnknownVariant {
-            scenario: id.to_string(),
-            variant: variant.to_string(),
-        }),
+        _ => Err(unknown_variant(id, variant)),
+    }
+}
+
+fn unknown_variant(id: &str, variant: &str) -> ScenarioError {
+    ScenarioError::UnknownVariant {
+        scenario: id.to_string(),
+        variant: variant.to_string(),
+        known: variants(id).join(", "),
+    }
+}
+
+/// The named presets of scenario `id`: every scenario has `id` and `ood`;
+/// `push-v0` also has `coarse` (the same task controlled at 5 Hz, see
+/// [`PushConfig::coarse`]).
+pub fn variants(id: &str) -> &'static [&'static str] {
+    match id {
+        "push-v0" => &["id", "ood", "coarse"],
+        _ => &["id", "ood"],
     }
 }
 
@@ -52,10 +67,11 @@ fn parse<T: serde::de::DeserializeOwned>(id: &str, value: Value) -> Result<T, Sc
 }
 
 impl ScenarioConfig {
-    /// The named preset `variant` (`id` or `ood`) of scenario `id`.
+    /// The named preset `variant` of scenario `id` (see [`variants`]).
     pub fn preset(id: &str, variant: &str) -> Result<Self, ScenarioError> {
         Ok(match id {
             "bounce-v0" => Self::Bounce(pick(id, variant, BounceConfig::id, BounceConfig::ood)?),
+            "push-v0" if variant == "coarse" => Self::Push(PushConfig::coarse()),
             "push-v0" => Self::Push(pick(id, variant, PushConfig::id, PushConfig::ood)?),
             "cartpole-v0" => {
                 Self::CartPole(pick(id, variant, CartPoleConfig::id, CartPoleConfig::ood)?)
@@ -199,7 +215,7 @@ mod tests {
     fn toml_and_json_round_trip_every_preset() {
         let dir = tempfile::tempdir().unwrap();
         for id in SCENARIO_IDS {
-            for variant in ["id", "ood"] {
+            for &variant in variants(id) {
                 let cfg = ScenarioConfig::preset(id, variant).unwrap();
                 let json = dir.path().join(format!("{id}-{variant}.json"));
                 std::fs::write(&json, cfg.to_json().to_string()).unwrap();

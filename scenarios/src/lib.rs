@@ -29,7 +29,7 @@ mod world;
 
 pub use bounce::{Bounce, BounceConfig};
 pub use cartpole::{CartPole, CartPoleConfig};
-pub use config::{make_from_file, make_from_str, make_with_config, ScenarioConfig};
+pub use config::{make_from_file, make_from_str, make_with_config, variants, ScenarioConfig};
 pub use occlusion::{Occlusion, OcclusionConfig};
 pub use push::{Push, PushConfig};
 pub use reach::{Reach, ReachConfig};

@@ -26,7 +26,7 @@ fn rollout(s: &mut dyn Scenario, seed: u64, steps: usize) -> (Vec<Vec<f32>>, Vec
 #[test]
 fn make_builds_every_id_and_variant() {
     for id in SCENARIO_IDS {
-        for variant in ["id", "ood"] {
+        for &variant in crate::variants(id) {
             let s = make(id, variant).unwrap();
             assert_eq!(s.id(), *id);
             assert_eq!(s.variant(), variant);
@@ -48,6 +48,8 @@ fn unknown_ids_and_variants_are_refused_by_name() {
     assert!(matches!(e, ScenarioError::UnknownScenario(_)) && e.to_string().contains("nope-v0"));
     let e = make("bounce-v0", "hard").err().unwrap();
     assert!(matches!(e, ScenarioError::UnknownVariant { .. }) && e.to_string().contains("hard"));
+    let e = make("push-v0", "fine").err().unwrap().to_string();
+    assert!(e.contains("fine") && e.contains("coarse"), "{e}");
 }
 
 #[test]

@@ -55,8 +55,12 @@ pub enum ScenarioError {
         "unknown scenario '{0}' (known: bounce-v0, push-v0, cartpole-v0, reach-v0, occlusion-v0)"
     )]
     UnknownScenario(String),
-    #[error("unknown variant '{variant}' of {scenario} (known: id, ood)")]
-    UnknownVariant { scenario: String, variant: String },
+    #[error("unknown variant '{variant}' of {scenario} (known: {known})")]
+    UnknownVariant {
+        scenario: String,
+        variant: String,
+        known: String,
+    },
     #[error("bad action: {0}")]
     BadAction(String),
     #[error("bad config: {0}")]

@@ -21,7 +21,7 @@ pub struct Args {
     /// Scenario id.
     #[arg(long, default_value = "bounce-v0")]
     pub scenario: String,
-    /// Scenario variant: `id` or `ood`.
+    /// Scenario variant: `id`, `ood`, or a scenario's own (`somnium scenarios` lists them).
     #[arg(long, default_value = "id")]
     pub variant: String,
     /// Seeded episodes (seeds --seed, --seed + 1, ...).

@@ -21,7 +21,7 @@ pub struct ScenarioChoice {
     /// Scenario id (see `somnium scenarios`).
     #[arg(long, required_unless_present = "config")]
     pub scenario: Option<String>,
-    /// Named variant: `id` (training distribution) or `ood` (out of distribution).
+    /// Named variant: `id` (training distribution), `ood` (out of distribution), or a scenario's own (push-v0: `coarse`, 5 Hz control).
     #[arg(long, default_value = "id")]
     pub variant: String,
     /// A JSON or TOML scenario config file (replaces --variant).
@@ -96,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "action": describe_space(&s.action_space()),
             "state_dim": names.len(),
             "state_names": names,
-            "variants": ["id", "ood"],
+            "variants": somnium_scenarios::variants(id),
             "control_hz": s.control_hz(),
             "max_episode_steps": s.max_episode_steps(),
         }));

@@ -320,6 +320,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (CodecKind::Autoencoder { .. }, None) => {
             bail!("the config names a learned codec: give its weights with --codec")
         }
+        (CodecKind::Pixel, Some(path)) => bail!(
+            "--codec {} needs a model config whose codec is the autoencoder \
+             (e.g. --config configs/codec-input.json); this one reads pixels",
+            path.display()
+        ),
         _ => codec_for(&cfg, 0, &device)?,
     };
     println!(

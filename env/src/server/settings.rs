@@ -31,7 +31,7 @@ pub enum Backend {
 pub struct WorldSettings {
     /// Scenario id, e.g. `push-v0` (required).
     pub scenario: String,
-    /// Scenario variant: `id` (default) or `ood`.
+    /// Scenario variant: `id` (default), `ood`, or a scenario's own (push-v0: `coarse`).
     pub variant: String,
     /// Seed of the first episode (default 0); later episodes follow the env's seed sequence.
     pub seed: u64,
