@@ -108,4 +108,15 @@ mod tests {
         assert!(expert.mean_return > 3.0 * random.mean_return);
         assert!(expert.success_rate.unwrap() > random.success_rate.unwrap());
     }
+
+    /// Episodes that end early (push succeeds at different steps) leave their slot
+    /// in the batch: the expert must still be able to act on the whole batch.
+    #[test]
+    fn the_push_expert_succeeds_when_episodes_end_at_different_steps() {
+        let target = EnvTarget::parse("physics:push-v0@coarse").unwrap();
+        let expert = evaluate(&mut ScriptedPolicy::new(0), &target, 1, 8, 0, 4).unwrap();
+        let lengths: Vec<u32> = expert.episodes.iter().map(|e| e.length).collect();
+        assert!(lengths.iter().any(|&l| l != lengths[0]), "{lengths:?}");
+        assert!(expert.success_rate.unwrap() >= 0.75, "{expert:?}");
+    }
 }

@@ -318,25 +318,25 @@ impl Evaluator {
             .collect())
     }
 
-    /// Views of the first `steps.len()` slots; ended ones imagine nothing.
+    /// Views of the first `steps.len()` slots; ended ones imagine nothing (their
+    /// actions are discarded) but still show a physics env's scenario, so that a
+    /// policy reading it (the scripted expert) can act on the whole batch.
     fn views(&self, steps: &[u32], ended: &[Option<Option<DoneReason>>]) -> Vec<SlotView<'_>> {
         (0..steps.len())
             .map(|k| {
-                let (scenario, imaginer): (Option<&dyn Scenario>, &dyn Imagine) =
-                    if ended[k].is_some() {
-                        (None, &Idle)
-                    } else {
-                        match &self.envs {
-                            Envs::Physics(envs) => (
-                                Some(envs[k].scenario()),
-                                match self.shadows.get(k) {
-                                    Some(shadow) => &shadow.dream,
-                                    None => &envs[k],
-                                },
-                            ),
-                            Envs::Dream(envs) => (None, &envs.envs()[k]),
-                        }
-                    };
+                let running = ended[k].is_none();
+                let (scenario, imaginer): (Option<&dyn Scenario>, &dyn Imagine) = match &self.envs {
+                    Envs::Physics(envs) => (
+                        Some(envs[k].scenario()),
+                        match (running, self.shadows.get(k)) {
+                            (false, _) => &Idle,
+                            (true, Some(shadow)) => &shadow.dream,
+                            (true, None) => &envs[k],
+                        },
+                    ),
+                    Envs::Dream(envs) if running => (None, &envs.envs()[k]),
+                    Envs::Dream(_) => (None, &Idle),
+                };
                 SlotView {
                     space: self.space.clone(),
                     steps: steps[k],
