@@ -14,4 +14,5 @@ pub mod serve;
 pub mod train;
 pub mod train_agent;
 pub mod train_codec;
+mod train_setup;
 pub mod view;

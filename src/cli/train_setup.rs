@@ -1,0 +1,193 @@
+//! Setting up a `somnium train` run: the model config (preset, `--config`
+//! overrides, the dataset's frame size and action space, or the checkpoint a
+//! fine-tune starts from), the frame codec, and the encoded training and
+//! held-out windows.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use candle_core::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use somnium_world_model::codec::{codec_for, ConvAutoencoder, FrameCodec};
+use somnium_world_model::config::{ActionKind, CodecKind, ModelConfig, PredictionTarget};
+use somnium_world_model::data::{DatasetReader, ManifestActionSpace};
+use somnium_world_model::train::checkpointing::saved_train_config;
+use somnium_world_model::train::WindowSource;
+
+use super::train::Args;
+
+/// The model config for this dataset: the preset (and overrides) with the
+/// dataset's frame size and action space.
+pub fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<ModelConfig> {
+    let spec = reader.spec();
+    let mut cfg = ModelConfig::preset(&args.preset)?;
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut base = serde_json::to_value(&cfg)?;
+        let over: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let (Some(b), Some(o)) = (base.as_object_mut(), over.as_object()) else {
+            anyhow::bail!(
+                "{} must hold a JSON object of model config fields",
+                path.display()
+            );
+        };
+        for (k, v) in o {
+            if !b.contains_key(k) {
+                let known: Vec<&String> = b.keys().collect();
+                anyhow::bail!(
+                    "{}: unknown model config field `{k}` (known: {known:?})",
+                    path.display()
+                );
+            }
+            b.insert(k.clone(), v.clone());
+        }
+        cfg = serde_json::from_value(base)
+            .with_context(|| format!("model config in {}", path.display()))?;
+    }
+    let scale = (cfg.frame_size[0] / cfg.model_size[0]).max(1);
+    cfg.frame_size = [spec.height, spec.width];
+    if cfg.codec == CodecKind::Pixel {
+        cfg.model_size = [spec.height / scale, spec.width / scale];
+    }
+    cfg.action = match &spec.action_space {
+        ManifestActionSpace::Box { .. } => ActionKind::Continuous {
+            dim: spec.action_dim,
+        },
+        ManifestActionSpace::Discrete { n } => ActionKind::Discrete { n: *n },
+    };
+    if let Some(k) = args.sampling_steps {
+        if k == 0 {
+            anyhow::bail!("--sampling-steps must be at least 1");
+        }
+        cfg.sampling_steps = k;
+    }
+    match args.target.as_deref() {
+        None => {}
+        Some("x0") => cfg.target = PredictionTarget::X0,
+        Some("velocity") => {
+            cfg.target = PredictionTarget::Velocity;
+            cfg.predict_delta = false;
+        }
+        Some(other) => bail!("--target {other}: expected x0 or velocity"),
+    }
+    cfg.predict_delta = (cfg.predict_delta || args.predict_delta) && !args.no_delta;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// The model config of the checkpoint a fine-tuning run starts from, checked
+/// against the dataset (frame size and action space must match), with
+/// `--sampling-steps` applied.
+pub fn init_model_config(
+    args: &Args,
+    reader: &DatasetReader,
+    path: &Path,
+    dir: &Path,
+) -> anyhow::Result<ModelConfig> {
+    let (mut cfg, _) = saved_train_config(dir)
+        .with_context(|| format!("--init-from: reading {}", dir.display()))?;
+    let data = model_config(args, reader)?;
+    if cfg.frame_size != data.frame_size || cfg.action != data.action {
+        bail!(
+            "--init-from {}: the model was trained on {:?} frames with actions {:?}, \
+             the dataset {} has {:?} frames with actions {:?}",
+            path.display(),
+            cfg.frame_size,
+            cfg.action,
+            args.data.display(),
+            data.frame_size,
+            data.action
+        );
+    }
+    if let Some(k) = args.sampling_steps {
+        cfg.sampling_steps = k;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// FNV-1a of the manifest file, naming the data a checkpoint was trained on.
+pub fn manifest_hash(dir: &Path) -> String {
+    let bytes = std::fs::read(dir.join("manifest.json")).unwrap_or_default();
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{h:016x}")
+}
+
+/// Loads and encodes the dataset: (train windows, held-out windows).
+pub fn load_windows(
+    reader: &DatasetReader,
+    val_reader: Option<&DatasetReader>,
+    codec: &dyn FrameCodec,
+    cfg: &ModelConfig,
+    val_episodes: usize,
+    device: &Device,
+) -> anyhow::Result<(WindowSource, WindowSource)> {
+    let total = reader.len();
+    let n_val = if val_reader.is_some() {
+        0
+    } else {
+        val_episodes.min(total / 5)
+    };
+    let mut train = WindowSource::from_episodes(&[], codec, cfg, false, device)?;
+    let mut val = WindowSource::from_episodes(&[], codec, cfg, true, device)?;
+    let bar = ProgressBar::new(total as u64).with_style(ProgressStyle::with_template(
+        "encoding {bar:30} {pos}/{len} episodes",
+    )?);
+    for k in 0..reader.num_shards() {
+        for ep in reader.load_shard(k)? {
+            let index = bar.position() as usize;
+            if index >= total - n_val {
+                val.push(&ep, codec, cfg, true, device)?;
+            } else {
+                train.push(&ep, codec, cfg, false, device)?;
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(vr) = val_reader {
+        if (vr.spec().height, vr.spec().width) != (reader.spec().height, reader.spec().width) {
+            bail!(
+                "--val-data frames are {}x{}, --data frames {}x{}",
+                vr.spec().height,
+                vr.spec().width,
+                reader.spec().height,
+                reader.spec().width
+            );
+        }
+        for i in 0..vr.len().min(val_episodes) {
+            val.push(&vr.load_episode(i)?, codec, cfg, true, device)?;
+        }
+    }
+    Ok((train, val))
+}
+
+/// The frame codec `cfg` names: the pixel codec, or the learned autoencoder
+/// loaded from `weights` (which a pixel config refuses, naming the fix).
+pub fn frame_codec(
+    cfg: &ModelConfig,
+    weights: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<Box<dyn FrameCodec>> {
+    Ok(match (&cfg.codec, weights) {
+        (CodecKind::Autoencoder { channels }, Some(path)) => {
+            let ae =
+                ConvAutoencoder::new((cfg.frame_size[0], cfg.frame_size[1]), *channels, 0, device)?;
+            ae.load(path)?;
+            Box::new(ae)
+        }
+        (CodecKind::Autoencoder { .. }, None) => {
+            bail!("the config names a learned codec: give its weights with --codec")
+        }
+        (CodecKind::Pixel, Some(path)) => bail!(
+            "--codec {} needs a model config whose codec is the autoencoder \
+             (e.g. --config configs/codec-input.json); this one reads pixels",
+            path.display()
+        ),
+        _ => codec_for(cfg, 0, device)?,
+    })
+}
