@@ -30,6 +30,11 @@ fn scenarios_lists_every_scenario() {
         rows.as_array().map(Vec::len),
         Some(somnium::scenarios::SCENARIO_IDS.len())
     );
+    let push = rows
+        .as_array()
+        .and_then(|r| r.iter().find(|row| row["id"] == "push-v0"))
+        .expect("push-v0 row");
+    assert_eq!(push["variants"], serde_json::json!(["id", "ood", "coarse"]));
 }
 
 #[test]
