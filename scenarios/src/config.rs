@@ -27,17 +27,17 @@ pub enum ScenarioConfig {
     Occlusion(OcclusionConfig),
 }
 
-fn pick<T>(
-    id: &str,
-    variant: &str,
-    id_preset: fn() -> T,
-    ood_preset: fn() -> T,
-) -> Result<T, ScenarioError> {
-    match variant {
-        "id" => Ok(id_preset()),
-        "ood" => Ok(ood_preset()),
-        _ => Err(unknown_variant(id, variant)),
-    }
+/// The preset named `variant`: `presets` holds one constructor per name of
+/// [`variants`]`(id)`, in that order, so the names live in one place.
+fn pick<T>(id: &str, variant: &str, presets: &[fn() -> T]) -> Result<T, ScenarioError> {
+    let names = variants(id);
+    debug_assert_eq!(names.len(), presets.len(), "{id}: one preset per variant");
+    names
+        .iter()
+        .position(|name| *name == variant)
+        .and_then(|k| presets.get(k))
+        .map(|preset| preset())
+        .ok_or_else(|| unknown_variant(id, variant))
 }
 
 fn unknown_variant(id: &str, variant: &str) -> ScenarioError {
@@ -70,18 +70,22 @@ impl ScenarioConfig {
     /// The named preset `variant` of scenario `id` (see [`variants`]).
     pub fn preset(id: &str, variant: &str) -> Result<Self, ScenarioError> {
         Ok(match id {
-            "bounce-v0" => Self::Bounce(pick(id, variant, BounceConfig::id, BounceConfig::ood)?),
-            "push-v0" if variant == "coarse" => Self::Push(PushConfig::coarse()),
-            "push-v0" => Self::Push(pick(id, variant, PushConfig::id, PushConfig::ood)?),
-            "cartpole-v0" => {
-                Self::CartPole(pick(id, variant, CartPoleConfig::id, CartPoleConfig::ood)?)
-            }
-            "reach-v0" => Self::Reach(pick(id, variant, ReachConfig::id, ReachConfig::ood)?),
+            "bounce-v0" => Self::Bounce(pick(id, variant, &[BounceConfig::id, BounceConfig::ood])?),
+            "push-v0" => Self::Push(pick(
+                id,
+                variant,
+                &[PushConfig::id, PushConfig::ood, PushConfig::coarse],
+            )?),
+            "cartpole-v0" => Self::CartPole(pick(
+                id,
+                variant,
+                &[CartPoleConfig::id, CartPoleConfig::ood],
+            )?),
+            "reach-v0" => Self::Reach(pick(id, variant, &[ReachConfig::id, ReachConfig::ood])?),
             "occlusion-v0" => Self::Occlusion(pick(
                 id,
                 variant,
-                OcclusionConfig::id,
-                OcclusionConfig::ood,
+                &[OcclusionConfig::id, OcclusionConfig::ood],
             )?),
             _ => return Err(ScenarioError::UnknownScenario(id.to_string())),
         })
