@@ -34,7 +34,10 @@ fn scenarios_lists_every_scenario() {
         .as_array()
         .and_then(|r| r.iter().find(|row| row["id"] == "push-v0"))
         .expect("push-v0 row");
-    assert_eq!(push["variants"], serde_json::json!(["id", "ood", "coarse"]));
+    assert_eq!(
+        push["variants"],
+        serde_json::json!(["id", "ood", "coarse", "large"])
+    );
 }
 
 #[test]

@@ -50,10 +50,11 @@ fn unknown_variant(id: &str, variant: &str) -> ScenarioError {
 
 /// The named presets of scenario `id`: every scenario has `id` and `ood`;
 /// `push-v0` also has `coarse` (the same task controlled at 5 Hz, see
-/// [`PushConfig::coarse`]).
+/// [`PushConfig::coarse`]) and `large` (`coarse` with bigger objects, see
+/// [`PushConfig::large`]).
 pub fn variants(id: &str) -> &'static [&'static str] {
     match id {
-        "push-v0" => &["id", "ood", "coarse"],
+        "push-v0" => &["id", "ood", "coarse", "large"],
         _ => &["id", "ood"],
     }
 }
@@ -74,7 +75,12 @@ impl ScenarioConfig {
             "push-v0" => Self::Push(pick(
                 id,
                 variant,
-                &[PushConfig::id, PushConfig::ood, PushConfig::coarse],
+                &[
+                    PushConfig::id,
+                    PushConfig::ood,
+                    PushConfig::coarse,
+                    PushConfig::large,
+                ],
             )?),
             "cartpole-v0" => Self::CartPole(pick(
                 id,
