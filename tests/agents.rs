@@ -194,3 +194,31 @@ fn bad_env_strings_and_policies_get_clear_errors() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn train_agent_refuses_a_ppo_settings_file_with_an_unknown_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ppo.json");
+    std::fs::write(&config, r#"{"ent_coef": 0.0, "learning_rat": 0.1}"#).expect("write");
+    let out = dir.path().join("agent");
+    let run = somnium(&[
+        "train-agent",
+        "--env",
+        "physics:cartpole-v0",
+        "--config",
+        config.to_str().expect("utf-8 path"),
+        "--steps",
+        "256",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        !run.status.success(),
+        "a misspelt PPO setting must not be ignored"
+    );
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("learning_rat") && err.contains("unknown"),
+        "{err}"
+    );
+}

@@ -38,6 +38,8 @@ pub struct CartPoleConfig {
     pub control_hz: f32,
     pub substeps: u32,
     pub max_episode_steps: u32,
+    /// Distance (m) of the side camera from the track: smaller zooms in.
+    pub camera_distance: f32,
 }
 
 impl Default for CartPoleConfig {
@@ -54,6 +56,7 @@ impl Default for CartPoleConfig {
             control_hz: 50.0,
             substeps: 2,
             max_episode_steps: 500,
+            camera_distance: 6.5,
         }
     }
 }
@@ -75,6 +78,23 @@ impl CartPoleConfig {
         }
     }
 
+    /// CartPole-v1 seen by a model: control at 12.5 Hz (eight 100 Hz physics
+    /// steps a frame, as CartPole-v1's two at 50 Hz), 125 steps (the same 10 s),
+    /// a track of +-1.2 m and the camera at 3.6 m, so the frame shows the track and
+    /// the pole's 12 degree limit moves its top 2.3 px of a 32-pixel frame
+    /// (1.3 px before). At 50 Hz a frame moves the pole by a tenth of a pixel and
+    /// a model at 32x32 learned the upright pole but never its fall (README).
+    pub fn coarse() -> Self {
+        Self {
+            control_hz: 12.5,
+            substeps: 8,
+            max_episode_steps: 125,
+            x_threshold: 1.2,
+            camera_distance: 3.6,
+            ..Self::default()
+        }
+    }
+
     /// Error naming the first invalid field.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         check_rate(self.control_hz, self.substeps)?;
@@ -85,6 +105,7 @@ impl CartPoleConfig {
             ("force", self.force),
             ("x_threshold", self.x_threshold),
             ("theta_threshold_deg", self.theta_threshold_deg),
+            ("camera_distance", self.camera_distance),
         ] {
             check_positive(n, v)?;
         }
@@ -119,7 +140,7 @@ impl CartPole {
         config.validate()?;
         let top = 2.0 * config.pole_half_length + CART_Y;
         let camera = Camera::look_at(
-            [0.0, top * 0.5, 6.5],
+            [0.0, top * 0.5, config.camera_distance],
             [0.0, top * 0.5, 0.0],
             [0.0, 1.0, 0.0],
             44.0,
@@ -324,6 +345,47 @@ mod tests {
             }
         }
         (steps, total)
+    }
+
+    #[test]
+    fn the_expert_balances_the_coarse_variant_and_random_falls_within_a_second() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (mut expert, mut random) = (0, 0);
+        for seed in 0..5 {
+            let mut s = CartPole::new(CartPoleConfig::coarse(), "coarse").unwrap();
+            s.reset(seed);
+            expert += run(&mut s, &mut |s| s.scripted_action(&mut rng)).0;
+            s.reset(seed);
+            let mut r2 = ChaCha8Rng::seed_from_u64(seed);
+            random += run(&mut s, &mut |s| s.action_space().sample(&mut r2)).0;
+        }
+        assert!(
+            expert >= 5 * 110,
+            "expert survived {expert} steps over 5 episodes"
+        );
+        assert!(random < 5 * 13, "random survived {random}");
+    }
+
+    #[test]
+    fn the_coarse_camera_shows_the_whole_track_and_a_tilt_of_12_degrees_moves_the_top_2_px() {
+        let c = CartPoleConfig::coarse();
+        let s = CartPole::new(c.clone(), "coarse").unwrap();
+        let cam = s.renderer.camera;
+        let end = cam
+            .project([c.x_threshold + CART_HALF[0], CART_Y, 0.0], 32, 32)
+            .unwrap();
+        assert!(end[0] < 32.0, "track end at {end:?} is off the frame");
+        let pivot = [0.0, CART_Y + CART_HALF[1]];
+        let len = 2.0 * c.pole_half_length;
+        let tilt = c.theta_threshold_deg.to_radians();
+        let up = cam
+            .project([pivot[0], pivot[1] + len, 0.0], 32, 32)
+            .unwrap();
+        let tilted = cam
+            .project([len * tilt.sin(), pivot[1] + len * tilt.cos(), 0.0], 32, 32)
+            .unwrap();
+        let moved = (tilted[0] - up[0]).hypot(tilted[1] - up[1]);
+        assert!(moved > 2.0, "12 degrees moves the pole top {moved} px");
     }
 
     #[test]

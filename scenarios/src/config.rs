@@ -51,10 +51,12 @@ fn unknown_variant(id: &str, variant: &str) -> ScenarioError {
 /// The named presets of scenario `id`: every scenario has `id` and `ood`;
 /// `push-v0` also has `coarse` (the same task controlled at 5 Hz, see
 /// [`PushConfig::coarse`]) and `large` (`coarse` with bigger objects, see
-/// [`PushConfig::large`]).
+/// [`PushConfig::large`]); `cartpole-v0` has `coarse` (12.5 Hz control, a
+/// closer camera, see [`CartPoleConfig::coarse`]).
 pub fn variants(id: &str) -> &'static [&'static str] {
     match id {
         "push-v0" => &["id", "ood", "coarse", "large"],
+        "cartpole-v0" => &["id", "ood", "coarse"],
         _ => &["id", "ood"],
     }
 }
@@ -85,7 +87,11 @@ impl ScenarioConfig {
             "cartpole-v0" => Self::CartPole(pick(
                 id,
                 variant,
-                &[CartPoleConfig::id, CartPoleConfig::ood],
+                &[
+                    CartPoleConfig::id,
+                    CartPoleConfig::ood,
+                    CartPoleConfig::coarse,
+                ],
             )?),
             "reach-v0" => Self::Reach(pick(id, variant, &[ReachConfig::id, ReachConfig::ood])?),
             "occlusion-v0" => Self::Occlusion(pick(

@@ -1,6 +1,7 @@
 //! One module per `somnium` subcommand.
 
 pub mod bench;
+mod config_file;
 pub mod demo;
 pub mod dream;
 pub mod eval;

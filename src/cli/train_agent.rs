@@ -72,17 +72,7 @@ fn ppo_config(args: &Args, target: &EnvTarget) -> anyhow::Result<PpoConfig> {
         (ObsKind::State, Space::Discrete(_)) => PpoConfig::default(),
     };
     if let Some(path) = &args.config {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut base = serde_json::to_value(&config)?;
-        let overrides: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        let (Some(b), Some(o)) = (base.as_object_mut(), overrides.as_object()) else {
-            bail!("{} must hold a JSON object of PPO settings", path.display());
-        };
-        b.extend(o.clone());
-        config = serde_json::from_value(base)
-            .with_context(|| format!("settings in {}", path.display()))?;
+        config = super::config_file::overlay(&config, path, "PPO settings")?;
     }
     config.total_steps = args.steps;
     config.num_envs = args.num_envs;

@@ -22,29 +22,7 @@ pub fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<Model
     let spec = reader.spec();
     let mut cfg = ModelConfig::preset(&args.preset)?;
     if let Some(path) = &args.config {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut base = serde_json::to_value(&cfg)?;
-        let over: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        let (Some(b), Some(o)) = (base.as_object_mut(), over.as_object()) else {
-            anyhow::bail!(
-                "{} must hold a JSON object of model config fields",
-                path.display()
-            );
-        };
-        for (k, v) in o {
-            if !b.contains_key(k) {
-                let known: Vec<&String> = b.keys().collect();
-                anyhow::bail!(
-                    "{}: unknown model config field `{k}` (known: {known:?})",
-                    path.display()
-                );
-            }
-            b.insert(k.clone(), v.clone());
-        }
-        cfg = serde_json::from_value(base)
-            .with_context(|| format!("model config in {}", path.display()))?;
+        cfg = super::config_file::overlay(&cfg, path, "model config")?;
     }
     let scale = (cfg.frame_size[0] / cfg.model_size[0]).max(1);
     cfg.frame_size = [spec.height, spec.width];
