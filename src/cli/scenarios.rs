@@ -21,7 +21,7 @@ pub struct ScenarioChoice {
     /// Scenario id (see `somnium scenarios`).
     #[arg(long, required_unless_present = "config")]
     pub scenario: Option<String>,
-    /// Named variant: `id` (training distribution), `ood` (out of distribution), or a scenario's own (push-v0: `coarse`, 5 Hz control; `large`, coarse with bigger objects; `somnium scenarios` lists them).
+    /// Named variant: `id` (training distribution), `ood` (out of distribution), or a scenario's own, such as push-v0 `large` or cartpole-v0 `coarse` (`somnium scenarios` lists them).
     #[arg(long, default_value = "id")]
     pub variant: String,
     /// A JSON or TOML scenario config file (replaces --variant).
