@@ -347,18 +347,25 @@ mod tests {
         (steps, total)
     }
 
-    #[test]
-    fn the_expert_balances_the_coarse_variant_and_random_falls_within_a_second() {
+    /// Steps survived over seeds 0..5 by the scripted expert and by random
+    /// actions (each seed's own stream), in `config`.
+    fn expert_and_random_steps(config: CartPoleConfig, variant: &str) -> (u32, u32) {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let (mut expert, mut random) = (0, 0);
         for seed in 0..5 {
-            let mut s = CartPole::new(CartPoleConfig::coarse(), "coarse").unwrap();
+            let mut s = CartPole::new(config.clone(), variant).unwrap();
             s.reset(seed);
             expert += run(&mut s, &mut |s| s.scripted_action(&mut rng)).0;
             s.reset(seed);
             let mut r2 = ChaCha8Rng::seed_from_u64(seed);
             random += run(&mut s, &mut |s| s.action_space().sample(&mut r2)).0;
         }
+        (expert, random)
+    }
+
+    #[test]
+    fn the_expert_balances_the_coarse_variant_and_random_falls_within_a_second() {
+        let (expert, random) = expert_and_random_steps(CartPoleConfig::coarse(), "coarse");
         assert!(
             expert >= 5 * 110,
             "expert survived {expert} steps over 5 episodes"
@@ -390,16 +397,7 @@ mod tests {
 
     #[test]
     fn the_expert_balances_far_longer_than_random() {
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let (mut expert, mut random) = (0, 0);
-        for seed in 0..5 {
-            let mut s = CartPole::new(CartPoleConfig::id(), "id").unwrap();
-            s.reset(seed);
-            expert += run(&mut s, &mut |s| s.scripted_action(&mut rng)).0;
-            s.reset(seed);
-            let mut r2 = ChaCha8Rng::seed_from_u64(seed);
-            random += run(&mut s, &mut |s| s.action_space().sample(&mut r2)).0;
-        }
+        let (expert, random) = expert_and_random_steps(CartPoleConfig::id(), "id");
         assert!(
             expert >= 5 * 450,
             "expert survived {expert} steps over 5 episodes"
