@@ -119,6 +119,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         dream: r.dream_frames.clone(),
         perturbed: Vec::new(),
         dream_frames: r.meta.steps,
+        physics_end: None,
+        dream_end: None,
     };
     if r.meta.steps > r.meta.context_frames {
         episode_gif(

@@ -122,6 +122,16 @@ pub fn print_key_numbers(r: &BenchReport) {
             pct(a.relative_error)
         );
     }
+    if let Some(e) = &r.episode_ends {
+        println!(
+            "  episode ends: mean steps to the end physics {:.1}, dream {:.1}; within 1 step {}, dream earlier {}, later or never {}",
+            e.physics_mean_steps,
+            e.dream_mean_steps,
+            pct(Some(e.matched_share)),
+            pct(Some(e.dream_early_share)),
+            pct(Some(e.dream_late_share))
+        );
+    }
 }
 
 /// Run `somnium eval`.

@@ -136,12 +136,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::fs::File::create(args.out.join("metrics.jsonl")).context("creating metrics.jsonl")?,
     );
     let mut trainer = PpoTrainer::new(config.clone(), target.clone())?;
-    // Physics evaluations render what the network saw in training (a dream's frame size).
+    // Physics evaluations render what the network saw in training (a dream's frame
+    // size) and, after an agent trained in a dream, take the dream's `W - 1`
+    // warm-up steps after each reset, as `eval-agent` does: both then start from
+    // the frame the agent learned to start from.
+    let warmup = match (target.is_dream(), eval_target.is_dream()) {
+        (true, false) => target
+            .load_model(&Device::Cpu)?
+            .map_or(0, |m| m.context_frames().saturating_sub(1)),
+        _ => 0,
+    };
     let mut evaluator = Evaluator::new(
         &eval_target,
         EvalOptions {
             frame_size: Some(trainer.agent().obs.render_size()),
             parallel: args.eval_episodes.min(8),
+            warmup,
             ..EvalOptions::default()
         },
     )?;

@@ -20,6 +20,10 @@ pub struct EpisodeFrames {
     pub perturbed: Vec<u8>,
     /// Frames in each stream (the dream may stop early if it predicts termination).
     pub dream_frames: usize,
+    /// The first step after the context where physics terminated (1-based).
+    pub physics_end: Option<usize>,
+    /// The first step after the context where the dream predicted termination.
+    pub dream_end: Option<usize>,
 }
 
 /// Config keys of an arena's half width, in the order they are looked for.
@@ -151,11 +155,13 @@ pub fn run_batch(
             dream: context.clone(),
             perturbed: context,
             dream_frames: wn,
+            physics_end: None,
+            dream_end: None,
         });
     }
     let mut actors: Vec<Actor> = seeds.iter().map(|&s| Actor::new(plan, s)).collect();
     let mut alive = vec![true; seeds.len()];
-    for _ in wn..steps {
+    for t in wn..steps {
         let actions: Vec<Action> = actors
             .iter_mut()
             .zip(&twins)
@@ -163,9 +169,20 @@ pub fn run_batch(
             .collect();
         let step = dreams.step(&actions)?;
         for i in 0..seeds.len() {
-            twins[i].step(&actions[i])?;
+            let ended = twins[i].step(&actions[i])?.terminated;
             perturbed[i].step(&actions[i])?;
             let ep = &mut episodes[i];
+            let predicted = step.infos[i]
+                .extra
+                .get("terminated_prob")
+                .and_then(serde_json::Value::as_f64)
+                .is_some_and(|p| p > 0.5);
+            if ended && ep.physics_end.is_none() {
+                ep.physics_end = Some(t + 1 - wn);
+            }
+            if predicted && ep.dream_end.is_none() {
+                ep.dream_end = Some(t + 1 - wn);
+            }
             ep.physics.extend(twins[i].render(w, h).data);
             ep.perturbed.extend(perturbed[i].render(w, h).data);
             if alive[i] {

@@ -17,8 +17,11 @@
 //! - per whole rollout: the timing of collisions (bounces in the centroid tracks,
 //!   each true one matched to a predicted one of the same object);
 //! - over the whole run: objects kept, inside the arena and the background intact;
-//! - action-following ([`follow`]).
+//! - action-following ([`follow`]);
+//! - where terminations exist, whether the dream ends its episodes when physics
+//!   does ([`episode_end`]).
 
+pub mod episode_end;
 pub mod episodes;
 pub mod follow;
 pub mod meter;
@@ -144,12 +147,14 @@ pub fn run_benchmark(
     let fb = h * w * 3;
     let keep = config.episodes * steps * fb * 2 <= KEEP_FRAMES_BYTES;
     let mut kept: Vec<EpisodeFrames> = Vec::new();
+    let mut ends = Vec::with_capacity(config.episodes);
     for chunk in seeds.chunks(batch) {
         let episodes = run_batch(model, scenario, chunk, &config.plan, steps, nudge, || {
             done += 1;
             progress(done, total);
         })?;
         for ep in &episodes {
+            ends.push((ep.physics_end, ep.dream_end));
             let predicted = &ep.dream[wn * fb..];
             main.add(&Rollout {
                 truth: &ep.physics,
@@ -220,7 +225,7 @@ pub fn run_benchmark(
             None => Ok(None),
         }
     };
-    let report = BenchReport::assemble(
+    let mut report = BenchReport::assemble(
         scenario,
         model,
         config,
@@ -230,6 +235,7 @@ pub fn run_benchmark(
         scores,
         nudge,
     );
+    report.episode_ends = episode_end::EpisodeEnds::of(&ends, config.max_horizon);
     let worst = rerun(worst_seed)?;
     let median = if median_seed == worst_seed {
         worst.as_ref().map(EpisodeFrames::clone)

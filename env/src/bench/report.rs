@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use somnium_scenarios::Scenario;
 use somnium_world_model::metrics::{median, EvalReport, Stat};
 
+use super::episode_end::EpisodeEnds;
 use super::follow::ActionFollowing;
 use super::{BenchConfig, PERTURBED};
 use crate::dream::DreamModel;
@@ -160,6 +161,9 @@ pub struct BenchReport {
     #[serde(default)]
     pub metres_per_px: Option<f32>,
     pub episode_scores: Vec<EpisodeScore>,
+    /// Where the scenario terminates episodes: the dream's ends against physics'.
+    #[serde(default)]
+    pub episode_ends: Option<EpisodeEnds>,
 }
 
 fn mean_over<T>(
@@ -269,6 +273,7 @@ impl BenchReport {
             metres_per_px: horizons.metres_per_px,
             horizons,
             episode_scores,
+            episode_ends: None,
         }
     }
 
@@ -343,6 +348,10 @@ impl BenchReport {
                 if a.within_25pct { "yes" } else { "no" }
             )),
             None => out.push_str("Not measured.\n\n"),
+        }
+        if let Some(e) = &self.episode_ends {
+            out.push_str(&e.to_markdown());
+            out.push('\n');
         }
         let collisions = self.horizons.collision_markdown();
         if !collisions.is_empty() {

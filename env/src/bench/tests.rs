@@ -126,3 +126,32 @@ fn metres_per_pixel_maps_pixel_centroids_to_the_true_positions() {
     let no_arena = make("cartpole-v0", "id").unwrap();
     assert_eq!(episodes::metres_per_px(no_arena.as_ref(), w, h), None);
 }
+
+#[test]
+fn the_benchmark_compares_where_dream_and_physics_end_their_episodes() {
+    let cfg = ModelConfig {
+        action: somnium_world_model::config::ActionKind::Discrete { n: 2 },
+        sampling_steps: 1,
+        ..ModelConfig::tiny()
+    };
+    let model = DreamModel::random(&cfg, 5).unwrap();
+    let scenario = make("cartpole-v0", "coarse").unwrap();
+    let config = BenchConfig {
+        episodes: 3,
+        max_horizon: 24,
+        batch: 3,
+        follow_horizon: 0,
+        ..BenchConfig::default()
+    };
+    let r = run_benchmark(&model, scenario.as_ref(), &config, |_, _| {})
+        .unwrap()
+        .report;
+    let ends = r.episode_ends.as_ref().expect("cartpole terminates");
+    assert_eq!(ends.episodes, 3);
+    // random actions drop the coarse pole within 13 steps (tested in scenarios)
+    assert_eq!(ends.physics_ended, 3);
+    assert!(ends.physics_mean_steps >= 1.0 && ends.physics_mean_steps <= 13.0);
+    let shares = ends.matched_share + ends.dream_early_share + ends.dream_late_share;
+    assert!((shares - 1.0).abs() < 1e-9);
+    assert!(r.to_markdown().contains("## Episode ends"));
+}
