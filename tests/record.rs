@@ -45,7 +45,7 @@ fn factory(id: &'static str) -> impl Fn() -> Result<Box<dyn Scenario>, ScenarioE
 fn every_scenario_records_reads_back_and_is_deterministic() {
     for id in SCENARIO_IDS {
         for policy in [
-            BehaviourPolicy::Random,
+            BehaviourPolicy::RANDOM,
             BehaviourPolicy::parse("scripted").expect("policy"),
         ] {
             let first = tempfile::tempdir().expect("tempdir");
@@ -89,7 +89,7 @@ fn every_scenario_records_reads_back_and_is_deterministic() {
 
 #[test]
 fn an_interrupted_recording_resumes_to_the_same_dataset() {
-    let policy = BehaviourPolicy::Random;
+    let policy = BehaviourPolicy::RANDOM;
     let whole = tempfile::tempdir().expect("tempdir");
     record(&factory("push-v0"), whole.path(), &options(5, policy)).expect("record");
 
@@ -113,7 +113,7 @@ fn ood_variants_record_too() {
         let dir = tempfile::tempdir().expect("tempdir");
         let make_ood = move || make(id, "ood");
         let summary =
-            record(&make_ood, dir.path(), &options(1, BehaviourPolicy::Random)).expect("record");
+            record(&make_ood, dir.path(), &options(1, BehaviourPolicy::RANDOM)).expect("record");
         assert_eq!(summary.manifest.spec.variant, "ood");
         DatasetReader::open(dir.path())
             .expect("open")

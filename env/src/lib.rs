@@ -16,6 +16,7 @@
 //! # let _ = step;
 //! ```
 
+pub mod behaviour;
 pub mod bench;
 mod check;
 pub mod dream;

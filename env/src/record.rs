@@ -6,18 +6,15 @@
 //! episode and an interrupted one resumes exactly where its last complete shard
 //! ended. Episodes are simulated in parallel (rayon) and written in order.
 //!
-//! Behaviour policies:
-//! - `random`: uniform samples from the action space;
-//! - `scripted`: the scenario's [`Scenario::scripted_action`] expert, replaced by a
-//!   uniform random action with probability [`SCRIPTED_EPSILON`] (0.2) at each step,
-//!   so the data also covers states the expert would avoid.
+//! Behaviour policies (`random`, `scripted`, `scripted:EPS`, optionally holding
+//! random actions) are in [`crate::behaviour`].
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use somnium_scenarios::{Scenario, ScenarioError, Space};
@@ -25,73 +22,11 @@ use somnium_world_model::data::{
     DatasetManifest, DatasetSpec, DatasetWriter, Episode, ManifestActionSpace, ManifestColor,
 };
 
+pub use crate::behaviour::{BehaviourPolicy, SCRIPTED_EPSILON};
 use crate::{Env, EnvError, PhysicsEnv};
-
-/// Probability that the `scripted` policy takes a random action instead.
-pub const SCRIPTED_EPSILON: f32 = 0.2;
 
 /// Time limit used for scenarios that have none, so every episode ends.
 pub const DEFAULT_MAX_STEPS: u32 = 1000;
-
-/// How actions are chosen while recording.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum BehaviourPolicy {
-    /// Uniform samples from the action space.
-    Random,
-    /// The scenario's scripted expert, with random actions at rate `epsilon`.
-    Scripted { epsilon: f32 },
-}
-
-impl BehaviourPolicy {
-    /// Parse `random`, `scripted` (epsilon [`SCRIPTED_EPSILON`]) or `scripted:EPS`
-    /// (the expert with random actions at rate `EPS` in `[0, 1]`).
-    pub fn parse(name: &str) -> Result<Self, EnvError> {
-        if let Some(eps) = name.strip_prefix("scripted:") {
-            let epsilon: f32 = eps.parse().map_err(|_| {
-                EnvError::BadConfig(format!(
-                    "policy '{name}': '{eps}' is not a number (expected scripted:EPS, EPS in [0, 1])"
-                ))
-            })?;
-            if !(0.0..=1.0).contains(&epsilon) {
-                return Err(EnvError::BadConfig(format!(
-                    "policy '{name}': random-action rate {epsilon} is outside [0, 1]"
-                )));
-            }
-            return Ok(BehaviourPolicy::Scripted { epsilon });
-        }
-        match name {
-            "random" => Ok(BehaviourPolicy::Random),
-            "scripted" => Ok(BehaviourPolicy::Scripted {
-                epsilon: SCRIPTED_EPSILON,
-            }),
-            other => Err(EnvError::BadConfig(format!(
-                "unknown policy '{other}' (known: random, scripted, scripted:EPS)"
-            ))),
-        }
-    }
-
-    /// The name the manifest records, e.g. `random` or `scripted(eps=0.2)`.
-    pub fn name(&self) -> String {
-        match self {
-            BehaviourPolicy::Random => "random".into(),
-            BehaviourPolicy::Scripted { epsilon } => format!("scripted(eps={epsilon})"),
-        }
-    }
-
-    /// The next action for the env's current state.
-    pub fn act(&self, env: &PhysicsEnv, rng: &mut ChaCha8Rng) -> somnium_scenarios::Action {
-        match *self {
-            BehaviourPolicy::Random => env.action_space().sample(rng),
-            BehaviourPolicy::Scripted { epsilon } => {
-                if rng.random::<f32>() < epsilon {
-                    env.action_space().sample(rng)
-                } else {
-                    env.scenario().scripted_action(rng)
-                }
-            }
-        }
-    }
-}
 
 /// What to record.
 #[derive(Clone, Debug)]
@@ -115,7 +50,7 @@ impl Default for RecordOptions {
         RecordOptions {
             episodes: 100,
             seed: 0,
-            policy: BehaviourPolicy::Random,
+            policy: BehaviourPolicy::RANDOM,
             width: PhysicsEnv::DEFAULT_SIZE,
             height: PhysicsEnv::DEFAULT_SIZE,
             episodes_per_shard: 50,
@@ -204,8 +139,9 @@ pub fn record_episode(
         truncated: Vec::new(),
         states: obs.state.unwrap_or_default(),
     };
+    let mut actor = policy.actor();
     loop {
-        let action = policy.act(env, &mut rng);
+        let action = actor.act(env, &mut rng);
         let step = env.step(&action)?;
         let done = step.done();
         ep.actions.extend(action.to_f32());
@@ -335,29 +271,9 @@ mod tests {
     }
 
     #[test]
-    fn behaviour_policies_parse_with_their_random_rate() {
-        assert_eq!(
-            BehaviourPolicy::parse("random").unwrap(),
-            BehaviourPolicy::Random
-        );
-        assert_eq!(
-            BehaviourPolicy::parse("scripted:0.5").unwrap(),
-            BehaviourPolicy::Scripted { epsilon: 0.5 }
-        );
-        assert_eq!(
-            BehaviourPolicy::parse("scripted:0.5").unwrap().name(),
-            "scripted(eps=0.5)"
-        );
-        for bad in ["scripted:1.5", "scripted:abc", "expert"] {
-            let err = BehaviourPolicy::parse(bad).unwrap_err().to_string();
-            assert!(err.contains(bad), "{bad}: {err}");
-        }
-    }
-
-    #[test]
     fn recorded_episodes_replay_in_the_env() {
         let dir = tempfile::tempdir().unwrap();
-        let summary = record(&fake, dir.path(), &opts(5, BehaviourPolicy::Random)).unwrap();
+        let summary = record(&fake, dir.path(), &opts(5, BehaviourPolicy::RANDOM)).unwrap();
         assert_eq!(
             (
                 summary.recorded,
@@ -408,7 +324,7 @@ mod tests {
     #[test]
     fn a_different_policy_in_the_same_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        record(&fake, dir.path(), &opts(2, BehaviourPolicy::Random)).unwrap();
+        record(&fake, dir.path(), &opts(2, BehaviourPolicy::RANDOM)).unwrap();
         let err = record(
             &fake,
             dir.path(),

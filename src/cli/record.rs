@@ -16,7 +16,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     pub episodes: usize,
     /// Behaviour policy: `random`, `scripted` (expert with 20% random actions) or
-    /// `scripted:EPS` (expert with random actions at rate EPS).
+    /// `scripted:EPS` (expert with random actions at rate EPS); a `:HOLD` suffix
+    /// (`random:HOLD`, `scripted:EPS:HOLD`) holds each random action HOLD steps.
     #[arg(long, default_value = "random")]
     pub policy: String,
     /// Base seed: episode i is reset with seed + i.

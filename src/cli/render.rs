@@ -23,7 +23,7 @@ pub struct Args {
     /// Most control steps to render (the episode may end sooner).
     #[arg(long, default_value_t = 90)]
     pub steps: usize,
-    /// Behaviour policy: `random` or `scripted`.
+    /// Behaviour policy, as for `record`: `random[:HOLD]`, `scripted[:EPS[:HOLD]]`.
     #[arg(long, default_value = "scripted")]
     pub policy: String,
     /// Frame width and height in pixels.
@@ -47,8 +47,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (obs, _) = env.reset(Some(args.seed))?;
     let mut frames = vec![obs.frame];
     let (mut total_reward, mut end) = (0.0f64, "step budget");
+    let mut actor = policy.actor();
     for _ in 0..args.steps {
-        let action = policy.act(&env, &mut rng);
+        let action = actor.act(&env, &mut rng);
         let step = env.step(&action)?;
         total_reward += f64::from(step.reward);
         frames.push(step.obs.frame);
