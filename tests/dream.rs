@@ -181,3 +181,60 @@ fn the_shipped_push_model_dreams_its_objects_close_to_physics_for_eight_steps() 
         100.0 * kept_share
     );
 }
+
+/// `somnium eval` of the shipped `models/cartpole` on `cartpole-v0@coarse`; the
+/// report's episode ends.
+fn cartpole_episode_ends(policy: &str) -> serde_json::Value {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cartpole");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eval");
+    let o = somnium(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--scenario",
+        "cartpole-v0",
+        "--variant",
+        "coarse",
+        "--episodes",
+        "16",
+        "--horizon",
+        "16",
+        "--policy",
+        policy,
+        "--follow-steps",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    r["episode_ends"].clone()
+}
+
+/// The shipped `models/cartpole` ends its dreams where physics ends them: random
+/// actions drop the pole within a few steps in both (on the same step in most
+/// episodes), while the expert's actions keep the dreamed pole up several times
+/// as long. An agent learns to balance in this dream only because of both.
+#[test]
+fn the_shipped_cartpole_model_ends_dreams_when_the_pole_falls_and_not_while_it_is_balanced() {
+    let random = cartpole_episode_ends("random");
+    let (physics, dream) = (
+        random["physics_mean_steps"].as_f64().unwrap(),
+        random["dream_mean_steps"].as_f64().unwrap(),
+    );
+    assert_eq!(random["physics_ended"], 16, "random actions drop the pole");
+    assert!(
+        (dream - physics).abs() <= 1.0,
+        "random actions: the dream ends after {dream:.1} steps, physics after {physics:.1}"
+    );
+    assert!(random["matched_share"].as_f64().unwrap() >= 0.75, "{random}");
+    let expert = cartpole_episode_ends("scripted");
+    let balanced = expert["dream_mean_steps"].as_f64().unwrap();
+    assert_eq!(expert["physics_ended"], 0, "the expert balances 16 steps");
+    assert!(
+        balanced >= 2.5 * dream,
+        "the expert's actions keep the dream going {balanced:.1} steps, random ones {dream:.1}"
+    );
+}
