@@ -222,3 +222,56 @@ fn train_agent_refuses_a_ppo_settings_file_with_an_unknown_field() {
         "{err}"
     );
 }
+
+/// A finished (or interrupted) run goes on with `--resume`: the steps continue
+/// from its checkpoint, its metrics are kept, and other settings are refused.
+#[test]
+fn train_agent_resumes_a_run_and_refuses_other_settings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("agent");
+    let run_s = run.to_str().expect("utf-8 path");
+    let args = |steps: &'static str, lr: &'static str| {
+        vec![
+            "train-agent",
+            "--env",
+            "physics:cartpole-v0",
+            "--steps",
+            steps,
+            "--num-envs",
+            "4",
+            "--num-steps",
+            "128",
+            "--lr",
+            lr,
+            "--eval-every",
+            "1024",
+            "--eval-episodes",
+            "2",
+            "--out",
+            run_s,
+        ]
+    };
+    let fresh = somnium(&[args("2048", "0.00025"), vec!["--resume"]].concat());
+    assert!(!fresh.status.success(), "nothing to resume yet");
+    assert!(String::from_utf8_lossy(&fresh.stderr).contains("no run to resume"));
+    ok(&somnium(&args("2048", "0.00025")));
+    let other = somnium(&[args("4096", "0.001"), vec!["--resume"]].concat());
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("learning_rate"));
+    ok(&somnium(
+        &[args("4096", "0.00025"), vec!["--resume"]].concat(),
+    ));
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).expect("metrics");
+    let steps: Vec<u64> = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .filter(|v| v["kind"] == "update")
+        .map(|v| v["global_step"].as_u64().expect("step"))
+        .collect();
+    assert_eq!(steps.len(), 8, "four updates, then four more: {steps:?}");
+    assert!(steps.windows(2).all(|w| w[1] == w[0] + 512), "{steps:?}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).expect("summary"))
+            .expect("JSON");
+    assert_eq!(summary["steps"], 4096);
+}

@@ -215,7 +215,9 @@ fn coarse_physics_return(policy: &str) -> f64 {
     ok(&out);
     let report = json(&dir.path().join("report.json"));
     assert_eq!(report["envs"][1]["env"], "physics:cartpole-v0@coarse");
-    report["envs"][1]["mean_return"].as_f64().expect("mean return")
+    report["envs"][1]["mean_return"]
+        .as_f64()
+        .expect("mean return")
 }
 
 /// The shipped `models/cartpole-agent` learned to balance from pixels entirely

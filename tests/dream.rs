@@ -229,7 +229,10 @@ fn the_shipped_cartpole_model_ends_dreams_when_the_pole_falls_and_not_while_it_i
         (dream - physics).abs() <= 1.0,
         "random actions: the dream ends after {dream:.1} steps, physics after {physics:.1}"
     );
-    assert!(random["matched_share"].as_f64().unwrap() >= 0.75, "{random}");
+    assert!(
+        random["matched_share"].as_f64().unwrap() >= 0.75,
+        "{random}"
+    );
     let expert = cartpole_episode_ends("scripted");
     let balanced = expert["dream_mean_steps"].as_f64().unwrap();
     assert_eq!(expert["physics_ended"], 0, "the expert balances 16 steps");

@@ -1,5 +1,6 @@
 //! One module per `somnium` subcommand.
 
+mod agent_resume;
 pub mod bench;
 mod config_file;
 pub mod demo;

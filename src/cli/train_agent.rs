@@ -59,6 +59,12 @@ pub struct Args {
     /// Output directory: agent checkpoint, metrics.jsonl, returns.png, summary.json.
     #[arg(long)]
     pub out: PathBuf,
+    /// Continue the run saved in OUT from its last checkpoint (written at every
+    /// evaluation): same command line plus --resume (a larger --steps trains a
+    /// finished run further). Weights, optimizer, step count and learning-rate
+    /// schedule go on; the envs start fresh episodes.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// The PPO settings for these arguments: the preset for the action space and
@@ -126,16 +132,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.eval_episodes == 0 {
         bail!("--eval-episodes must be at least 1");
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    std::fs::write(
-        args.out.join("ppo_config.json"),
-        serde_json::to_string_pretty(&config)?,
-    )?;
-    let mut metrics = Metrics(
-        std::fs::File::create(args.out.join("metrics.jsonl")).context("creating metrics.jsonl")?,
-    );
+    if args.resume {
+        super::agent_resume::check_saved_run(&args.out, &config, &target.to_string())?;
+    } else {
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("creating {}", args.out.display()))?;
+        std::fs::write(
+            args.out.join("ppo_config.json"),
+            serde_json::to_string_pretty(&config)?,
+        )?;
+    }
     let mut trainer = PpoTrainer::new(config.clone(), target.clone())?;
+    let (mut train_curve, mut eval_curve) = if args.resume {
+        trainer.resume(&args.out)?;
+        super::agent_resume::trim_metrics(&args.out, trainer.global_step())?
+    } else {
+        std::fs::File::create(args.out.join("metrics.jsonl")).context("creating metrics.jsonl")?;
+        (Vec::new(), Vec::new())
+    };
+    let mut metrics = Metrics(
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(args.out.join("metrics.jsonl"))
+            .context("opening metrics.jsonl")?,
+    );
     // Physics evaluations render what the network saw in training (a dream's frame
     // size) and, after an agent trained in a dream, take the dream's `W - 1`
     // warm-up steps after each reset, as `eval-agent` does: both then start from
@@ -167,10 +187,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_style(ProgressStyle::with_template(
             "{elapsed_precise} {bar:30} {pos}/{len} steps {msg}",
         )?);
+    bar.set_position(trainer.global_step());
     let start = Instant::now();
-    let mut train_curve: Vec<(f64, f64)> = Vec::new();
-    let mut eval_curve: Vec<(f64, f64)> = Vec::new();
-    let mut next_eval = 0u64;
+    let mut next_eval = if args.resume {
+        trainer.global_step() + args.eval_every.max(1)
+    } else {
+        0
+    };
     let mut last_eval = None;
     let mut recent: Vec<f32> = Vec::new();
     let mut rollout_rates: Vec<f64> = Vec::new();
@@ -222,6 +245,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     bar.finish();
+    if last_eval.is_none() {
+        // resumed from the final checkpoint: nothing left to train, evaluate it
+        last_eval = Some(eval_checkpoint(
+            &args.out,
+            &mut evaluator,
+            args.eval_episodes,
+        )?);
+    }
     let wall = start.elapsed().as_secs_f64();
     let train_label = format!("training episodes in {target} (mean of last 20)");
     let eval_label = format!("deterministic eval in {eval_target}");

@@ -8,6 +8,7 @@
 mod config;
 mod gae;
 mod loss;
+mod resume;
 mod trainer;
 
 #[cfg(test)]

@@ -190,3 +190,53 @@ fn a_corrupt_checkpoint_is_a_clear_error() {
     let missing = PpoAgent::load(&dir.path().join("nope"), &candle_core::Device::Cpu);
     assert!(missing.is_err());
 }
+
+#[test]
+fn a_resumed_run_goes_on_from_its_checkpoint_and_reproduces_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = corridor_trainer(5);
+    for _ in 0..3 {
+        first.train_update().unwrap();
+    }
+    first.save(dir.path()).unwrap();
+    let weights = |t: &PpoTrainer<VecEnv<Corridor>>| -> Vec<Vec<f32>> {
+        t.agent()
+            .model
+            .vars()
+            .iter()
+            .map(|(_, v)| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
+            .collect()
+    };
+    let resumed = |dir: &std::path::Path| {
+        let mut t = corridor_trainer(5);
+        t.resume(dir).unwrap();
+        t
+    };
+    let mut a = resumed(dir.path());
+    assert_eq!(a.global_step(), first.global_step());
+    assert_eq!(a.updates_done(), 3);
+    assert_eq!(weights(&a), weights(&first));
+    assert_eq!(a.episodes(), first.episodes());
+    // the learning rate goes on down the schedule, and a resume reproduces itself
+    let next = a.train_update().unwrap();
+    assert_eq!(next.update, 4);
+    let fresh = corridor_trainer(5).config().learning_rate;
+    assert!((next.learning_rate - fresh * (1.0 - 3.0 / 48.0)).abs() < 1e-12);
+    let again = resumed(dir.path()).train_update().unwrap();
+    assert_eq!(
+        (next.policy_loss, next.value_loss),
+        (again.policy_loss, again.value_loss)
+    );
+}
+
+#[test]
+fn resuming_without_a_training_state_is_a_clear_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = corridor_trainer(1);
+    t.train_update().unwrap();
+    t.agent().save(dir.path(), "corridor", 256).unwrap();
+    let mut other = corridor_trainer(2);
+    let err = other.resume(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("trainer.json"), "{err}");
+    assert_eq!(other.global_step(), 0);
+}

@@ -8,7 +8,7 @@ use candle_core::{Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use somnium_env::{Action, DoneReason, Space};
 use somnium_world_model::optim::{AdamW, AdamWParams};
 
@@ -19,7 +19,7 @@ use crate::features::{ObsEncoder, ObsKind, ObsSpec};
 use crate::{AgentError, AgentVecEnv, BatchEnv, EnvTarget};
 
 /// One finished training episode.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeRecord {
     /// Env steps taken in training when it ended.
     pub global_step: u64,
@@ -53,22 +53,22 @@ pub struct UpdateStats {
 
 /// Trains a [`PpoAgent`] in a batch of envs (physics or dream, as an env string names).
 pub struct PpoTrainer<V: BatchEnv = AgentVecEnv> {
-    config: PpoConfig,
+    pub(super) config: PpoConfig,
     /// The env string saved with checkpoints.
-    env_name: String,
-    agent: PpoAgent,
-    opt: AdamW,
-    envs: V,
-    encoder: ObsEncoder,
+    pub(super) env_name: String,
+    pub(super) agent: PpoAgent,
+    pub(super) opt: AdamW,
+    pub(super) envs: V,
+    pub(super) encoder: ObsEncoder,
     /// Features of the current observations, `[N, F]`.
-    next_features: Vec<f32>,
+    pub(super) next_features: Vec<f32>,
     rollout: Rollout,
-    rng: ChaCha8Rng,
-    global_step: u64,
-    update: usize,
-    episode_returns: Vec<f32>,
-    episode_lengths: Vec<u32>,
-    finished: Vec<EpisodeRecord>,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) global_step: u64,
+    pub(super) update: usize,
+    pub(super) episode_returns: Vec<f32>,
+    pub(super) episode_lengths: Vec<u32>,
+    pub(super) finished: Vec<EpisodeRecord>,
 }
 
 impl PpoTrainer<AgentVecEnv> {
@@ -90,11 +90,7 @@ impl PpoTrainer<AgentVecEnv> {
 impl<V: BatchEnv> PpoTrainer<V> {
     /// Train in `envs` (their number overrides `config.num_envs`); `env_name` is
     /// saved with checkpoints. Resets the envs with `config.seed`.
-    pub fn with_envs(
-        mut config: PpoConfig,
-        mut envs: V,
-        env_name: String,
-    ) -> Result<Self, AgentError> {
+    pub fn with_envs(mut config: PpoConfig, envs: V, env_name: String) -> Result<Self, AgentError> {
         config.num_envs = envs.num_envs();
         config.validate()?;
         let obs_space = envs.observation_space();
@@ -129,13 +125,8 @@ impl<V: BatchEnv> PpoTrainer<V> {
                 ..AdamWParams::default()
             },
         )?;
-        let mut encoder = ObsEncoder::new(spec.clone(), config.num_envs);
-        let obs = envs.reset(Some(config.seed))?;
-        let mut next_features = Vec::new();
-        for (i, o) in obs.iter().enumerate() {
-            encoder.push(i, o, true, &mut next_features)?;
-        }
-        Ok(PpoTrainer {
+        let encoder = ObsEncoder::new(spec.clone(), config.num_envs);
+        let mut trainer = PpoTrainer {
             rollout: Rollout::new(config.num_envs, spec.feature_len()),
             rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_0f_99),
             episode_returns: vec![0.0; config.num_envs],
@@ -146,11 +137,27 @@ impl<V: BatchEnv> PpoTrainer<V> {
             opt,
             envs,
             encoder,
-            next_features,
+            next_features: Vec::new(),
             global_step: 0,
             update: 0,
             finished: Vec::new(),
-        })
+        };
+        let seed = trainer.config.seed;
+        trainer.restart_envs(seed)?;
+        Ok(trainer)
+    }
+
+    /// Resets every env with `seed` and starts fresh episodes (returns, lengths
+    /// and frame histories).
+    pub(super) fn restart_envs(&mut self, seed: u64) -> Result<(), AgentError> {
+        let obs = self.envs.reset(Some(seed))?;
+        self.next_features.clear();
+        for (i, o) in obs.iter().enumerate() {
+            self.encoder.push(i, o, true, &mut self.next_features)?;
+        }
+        self.episode_returns.iter_mut().for_each(|r| *r = 0.0);
+        self.episode_lengths.iter_mut().for_each(|l| *l = 0);
+        Ok(())
     }
 
     pub fn config(&self) -> &PpoConfig {
@@ -175,9 +182,11 @@ impl<V: BatchEnv> PpoTrainer<V> {
         &self.finished
     }
 
-    /// Save the agent (see [`PpoAgent::save`]).
+    /// Save the agent (see [`PpoAgent::save`]) and what [`Self::resume`] needs
+    /// to go on: the optimizer's moments and the step and update counts.
     pub fn save(&self, dir: &std::path::Path) -> Result<(), AgentError> {
-        self.agent.save(dir, &self.env_name, self.global_step)
+        self.agent.save(dir, &self.env_name, self.global_step)?;
+        self.save_training_state(dir)
     }
 
     /// One rollout of `num_steps` vector steps, then the PPO epochs.
