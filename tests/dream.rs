@@ -182,10 +182,20 @@ fn the_shipped_push_model_dreams_its_objects_close_to_physics_for_eight_steps() 
     );
 }
 
-/// `somnium eval` of the shipped `models/cartpole` on `cartpole-v0@coarse`; the
-/// report's episode ends.
-fn cartpole_episode_ends(policy: &str) -> serde_json::Value {
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cartpole");
+/// `somnium eval` of the shipped model `models/NAME` on `(scenario, variant)`
+/// over `episodes` seeded episodes of `horizon` steps driven by `policy`, with
+/// `follow_steps` of action following; returns the report.
+fn eval_shipped(
+    name: &str,
+    (scenario, variant): (&str, &str),
+    episodes: &str,
+    horizon: &str,
+    policy: &str,
+    follow_steps: &str,
+) -> serde_json::Value {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("eval");
     let o = somnium(&[
@@ -193,24 +203,35 @@ fn cartpole_episode_ends(policy: &str) -> serde_json::Value {
         "--model",
         model.to_str().unwrap(),
         "--scenario",
-        "cartpole-v0",
+        scenario,
         "--variant",
-        "coarse",
+        variant,
         "--episodes",
-        "16",
+        episodes,
         "--horizon",
-        "16",
+        horizon,
         "--policy",
         policy,
         "--follow-steps",
-        "0",
+        follow_steps,
         "--out",
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    r["episode_ends"].clone()
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
+/// The episode ends of the shipped `models/cartpole` on `cartpole-v0@coarse`.
+fn cartpole_episode_ends(policy: &str) -> serde_json::Value {
+    eval_shipped(
+        "cartpole",
+        ("cartpole-v0", "coarse"),
+        "16",
+        "16",
+        policy,
+        "0",
+    )["episode_ends"]
+        .clone()
 }
 
 /// The shipped `models/cartpole` ends its dreams where physics ends them: random
@@ -248,31 +269,7 @@ fn the_shipped_cartpole_model_ends_dreams_when_the_pole_falls_and_not_while_it_i
 /// on held-action data, and a model that ignores actions scores 0).
 #[test]
 fn the_shipped_push_model_follows_held_actions() {
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/push");
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("eval");
-    let o = somnium(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--scenario",
-        "push-v0",
-        "--variant",
-        "large",
-        "--episodes",
-        "6",
-        "--horizon",
-        "1",
-        "--policy",
-        "scripted",
-        "--follow-steps",
-        "16",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let r = eval_shipped("push", ("push-v0", "large"), "6", "1", "scripted", "16");
     let follow = &r["action_following"];
     assert_eq!(follow["object"], "pusher");
     let ratio = follow["ratio"].as_f64().unwrap();

@@ -38,6 +38,27 @@ pub struct AgentFile {
     pub steps_trained: u64,
 }
 
+impl AgentFile {
+    /// Reads and checks `dir/agent.json`; the error names the file and what was wrong.
+    pub fn read(dir: &Path) -> Result<Self, AgentError> {
+        let path = dir.join(CONFIG_FILE);
+        let bad = |reason: String| AgentError::BadCheckpoint {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let file: AgentFile = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("not an agent description: {e}")))?;
+        if file.format != AGENT_FORMAT {
+            return Err(bad(format!(
+                "format '{}', expected '{AGENT_FORMAT}'",
+                file.format
+            )));
+        }
+        Ok(file)
+    }
+}
+
 /// A PPO actor-critic ready to act or to be trained further.
 pub struct PpoAgent {
     pub model: ActorCritic,
@@ -126,16 +147,7 @@ impl PpoAgent {
             reason,
         };
         let config_path = dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&config_path)
-            .map_err(|e| bad(&config_path, format!("cannot read: {e}")))?;
-        let file: AgentFile = serde_json::from_str(&text)
-            .map_err(|e| bad(&config_path, format!("not an agent description: {e}")))?;
-        if file.format != AGENT_FORMAT {
-            return Err(bad(
-                &config_path,
-                format!("format '{}', expected '{AGENT_FORMAT}'", file.format),
-            ));
-        }
+        let file = AgentFile::read(&dir)?;
         let model = ActorCritic::new(file.net.clone(), 0, device)
             .map_err(|e| bad(&config_path, e.to_string()))?;
         let weights = dir.join(WEIGHTS_FILE);

@@ -67,6 +67,18 @@ pub enum AgentVecEnv {
 }
 
 impl AgentVecEnv {
+    /// Steps a dream's reset takes in physics before its first observation (the
+    /// `W - 1` warm-up steps of its context); 0 for physics.
+    pub fn warmup_steps(&self) -> usize {
+        match self {
+            AgentVecEnv::Physics(_) => 0,
+            AgentVecEnv::Dream(v) => v
+                .envs()
+                .first()
+                .map_or(0, |e| e.model().context_frames().saturating_sub(1)),
+        }
+    }
+
     fn inner(&self) -> &dyn BatchEnv {
         match self {
             AgentVecEnv::Physics(v) => v,

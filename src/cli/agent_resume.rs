@@ -39,12 +39,8 @@ pub fn check_saved_run(out: &Path, config: &PpoConfig, env: &str) -> anyhow::Res
             }
         }
     }
-    let agent_path = out.join(somnium_agents::CONFIG_FILE);
-    let agent: somnium_agents::AgentFile = serde_json::from_str(
-        &std::fs::read_to_string(&agent_path)
-            .with_context(|| format!("--resume: no checkpoint at {}", agent_path.display()))?,
-    )
-    .with_context(|| format!("reading {}", agent_path.display()))?;
+    let agent = somnium_agents::AgentFile::read(out)
+        .with_context(|| format!("--resume: no checkpoint in {}", out.display()))?;
     if agent.env != env {
         bail!(
             "--resume: the saved run trained in '{}', not '{env}'",

@@ -160,11 +160,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // size) and, after an agent trained in a dream, take the dream's `W - 1`
     // warm-up steps after each reset, as `eval-agent` does: both then start from
     // the frame the agent learned to start from.
-    let warmup = match (target.is_dream(), eval_target.is_dream()) {
-        (true, false) => target
-            .load_model(&Device::Cpu)?
-            .map_or(0, |m| m.context_frames().saturating_sub(1)),
-        _ => 0,
+    let warmup = if eval_target.is_dream() {
+        0
+    } else {
+        trainer.envs().warmup_steps()
     };
     let mut evaluator = Evaluator::new(
         &eval_target,

@@ -71,14 +71,10 @@ impl<V: BatchEnv> PpoTrainer<V> {
     /// changes if any file is missing or does not fit. The envs restart (see
     /// the module docs).
     pub fn resume(&mut self, dir: &Path) -> Result<(), AgentError> {
-        let config_path = dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&config_path)
-            .map_err(|e| bad(&config_path, format!("cannot read: {e}")))?;
-        let file: AgentFile = serde_json::from_str(&text)
-            .map_err(|e| bad(&config_path, format!("not an agent description: {e}")))?;
+        let file = AgentFile::read(dir)?;
         if file.net != *self.agent.model.config() || file.obs != self.agent.obs {
             return Err(bad(
-                &config_path,
+                &dir.join(CONFIG_FILE),
                 "its network or observations differ from this run's settings",
             ));
         }

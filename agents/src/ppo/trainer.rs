@@ -166,6 +166,10 @@ impl<V: BatchEnv> PpoTrainer<V> {
     pub fn agent(&self) -> &PpoAgent {
         &self.agent
     }
+    /// The envs it trains in.
+    pub fn envs(&self) -> &V {
+        &self.envs
+    }
     pub fn global_step(&self) -> u64 {
         self.global_step
     }
