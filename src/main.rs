@@ -13,6 +13,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "somnium", version, about, long_about = None)]
 struct Cli {
+    /// Let a model dream a scenario, variant, action space or control rate
+    /// other than the one its checkpoint records (the same as setting
+    /// SOMNIUM_ALLOW_MODEL_MISMATCH=1). Refused without it, by name.
+    #[arg(long, global = true)]
+    allow_model_mismatch: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,11 +52,17 @@ enum Command {
     Demo(cli::demo::Args),
     /// Speed figures of the world model (JSON with --json), beside a PyTorch peer with --peer.
     Bench(cli::bench::Args),
+    /// Write docs/results.md from the reports in reports/ (--check: fail if it is stale).
+    Results(cli::results::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     somnium::runtime::tune();
     let cli = Cli::parse();
+    if cli.allow_model_mismatch {
+        // Before any thread starts: the env crate reads it where a dream is made.
+        std::env::set_var(somnium_env::ALLOW_MISMATCH_ENV, "1");
+    }
     match cli.command {
         Command::Scenarios(a) => cli::scenarios::run(a),
         Command::Render(a) => cli::render::run(a),
@@ -67,5 +78,6 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(a) => cli::eval::run(a),
         Command::Demo(a) => cli::demo::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Results(a) => cli::results::run(a),
     }
 }

@@ -1,23 +1,9 @@
 //! End to end: `somnium train-agent` and `somnium eval-agent` as a user runs
 //! them, and the clear errors for env strings that name nothing usable.
 
-use std::process::Command;
+mod common;
 
-fn somnium(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_somnium"))
-        .args(args)
-        .output()
-        .expect("run somnium")
-}
-
-fn ok(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{ok, somnium};
 
 #[test]
 fn train_then_evaluate_a_ppo_agent_on_cartpole() {

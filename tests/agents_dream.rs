@@ -3,13 +3,12 @@
 //! `eval-agent` runs the same seeds in a dream and in physics side by side with
 //! GIFs; `cem` plans with a model (`--planner-model`) while acting in physics.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-use candle_core::Device;
-use somnium_world_model::checkpoint::{save, Checkpoint};
+use std::path::Path;
+
+use common::{json, ok, save_random_model, somnium};
 use somnium_world_model::config::{ActionKind, ModelConfig};
-use somnium_world_model::dit::DiT;
 
 /// Saves a tiny random model (32x32 frames, one sampling step) into `dir`.
 fn tiny_checkpoint(dir: &Path, action: ActionKind) {
@@ -18,33 +17,7 @@ fn tiny_checkpoint(dir: &Path, action: ActionKind) {
         sampling_steps: 1,
         ..ModelConfig::tiny()
     };
-    let model = DiT::new(&cfg, 3, &Device::Cpu).expect("model");
-    let ckpt = Checkpoint::new(
-        serde_json::to_value(&cfg).expect("config"),
-        0,
-        model.params().snapshot().expect("weights"),
-    );
-    save(dir, &ckpt).expect("save");
-}
-
-fn somnium(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_somnium"))
-        .args(args)
-        .output()
-        .expect("run somnium")
-}
-
-fn ok(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("valid JSON")
+    save_random_model(dir, &cfg);
 }
 
 #[test]

@@ -1,14 +1,9 @@
 //! End to end: `somnium bench` as a user runs it, on the tiny preset with one
 //! repeat (seconds): the JSON it prints, a missing peer interpreter, a bad preset.
 
-use std::process::Command;
+mod common;
 
-fn somnium(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_somnium"))
-        .args(args)
-        .output()
-        .expect("run somnium")
-}
+use common::somnium;
 
 const FIGURES: [&str; 13] = [
     "matmul_gflops",

@@ -1,16 +1,10 @@
 //! End to end: the `somnium scenarios`, `render` and `record` subcommands as a
 //! user runs them.
 
-use std::process::Command;
+mod common;
 
+use common::somnium;
 use somnium::world_model::data::DatasetReader;
-
-fn somnium(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_somnium"))
-        .args(args)
-        .output()
-        .expect("run somnium")
-}
 
 #[test]
 fn scenarios_lists_every_scenario() {

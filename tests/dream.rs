@@ -2,15 +2,15 @@
 //! runs in lockstep with physics into a rollout file, and the `somnium dream`,
 //! `somnium eval` and `somnium demo` commands work on it (or explain what is missing).
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use candle_core::Device;
+use common::{save_random_model, somnium};
 use somnium_env::lockstep::{run_lockstep, ActionPlan};
 use somnium_env::{rollout, Env, EnvString};
-use somnium_world_model::checkpoint::{save, Checkpoint};
 use somnium_world_model::config::ModelConfig;
-use somnium_world_model::dit::DiT;
 
 /// Saves a tiny, randomly initialised bounce model (64x64 frames) into `dir`.
 fn tiny_checkpoint(dir: &Path) {
@@ -19,20 +19,7 @@ fn tiny_checkpoint(dir: &Path) {
         model_size: [16, 16],
         ..ModelConfig::tiny()
     };
-    let model = DiT::new(&cfg, 3, &Device::Cpu).unwrap();
-    let ckpt = Checkpoint::new(
-        serde_json::to_value(&cfg).unwrap(),
-        0,
-        model.params().snapshot().unwrap(),
-    );
-    save(dir, &ckpt).unwrap();
-}
-
-fn somnium(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_somnium"))
-        .args(args)
-        .output()
-        .unwrap()
+    save_random_model(dir, &cfg);
 }
 
 #[test]

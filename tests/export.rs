@@ -1,20 +1,14 @@
 //! `somnium export`: a run's checkpoint becomes a shippable model holding the
 //! EMA weights only, with K set in its config, and bad input is a clear error.
 
-use std::process::Command;
+mod common;
 
 use candle_core::{Device, Tensor};
+use common::somnium;
 use somnium_world_model::checkpoint::{self, Checkpoint};
 use somnium_world_model::config::ModelConfig;
 use somnium_world_model::dit::DiT;
 use somnium_world_model::train::checkpointing::load_model;
-
-fn somnium(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_somnium"))
-        .args(args)
-        .output()
-        .expect("running somnium")
-}
 
 /// A checkpoint whose EMA weights are the live weights plus one.
 fn write_run(dir: &std::path::Path) -> Vec<(String, Tensor)> {

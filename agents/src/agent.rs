@@ -201,15 +201,12 @@ impl PpoAgent {
     }
 }
 
-/// Write `bytes` to `path` through a temporary file in the same directory.
+/// Writes `bytes` to `path` atomically (see [`somnium_files::write_atomic`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(|e| AgentError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| AgentError::io(path, e))
+    somnium_files::write_atomic(path, bytes).map_err(|e| {
+        let (path, source) = e.into_io();
+        AgentError::io(&path, source)
+    })
 }
 
 /// A [`PpoAgent`] acting: sampled actions, or the mode when `deterministic`.

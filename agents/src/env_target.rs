@@ -8,6 +8,7 @@ use std::path::Path;
 
 use candle_core::Device;
 use somnium_env::{DreamModel, DreamVecEnv, EnvKind, EnvString, PhysicsEnv, Space, VecEnv};
+use somnium_scenarios::SuccessRule;
 
 use crate::{AgentError, AgentVecEnv, ObsKind};
 
@@ -58,6 +59,19 @@ impl EnvTarget {
         Ok(somnium_env::Env::action_space(
             &self.spec.build_physics(Some((1, 1)))?,
         ))
+    }
+
+    /// How the scenario judges an episode's success (read from a tiny physics
+    /// twin, as [`Self::action_space`]; dreams share their scenario's rule).
+    pub fn success_rule(&self) -> Result<SuccessRule, AgentError> {
+        let twin = self.spec.build_physics(Some((1, 1)))?;
+        Ok(twin.scenario().success_rule())
+    }
+
+    /// Frames per second of a video of this env: the scenario variant's control rate.
+    pub fn render_fps(&self) -> Result<f32, AgentError> {
+        let twin = self.spec.build_physics(Some((1, 1)))?;
+        Ok(twin.scenario().render_fps())
     }
 
     /// Refuses a state-vector policy in a dream, whose observations are frames only.

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use somnium_env::DoneReason;
+use somnium_scenarios::SuccessRule;
 
 use crate::policy::Policy;
 use crate::{AgentError, EnvTarget, EvalOptions, Evaluator};
@@ -36,14 +37,15 @@ pub struct EvalSummary {
     pub time_limit: usize,
 }
 
-/// Success per scenario: cartpole survives to the time limit; push and reach
-/// terminate on reaching their goal; bounce and occlusion have no goal (`None`).
-pub fn success_of(scenario_id: &str, reason: Option<DoneReason>) -> Option<bool> {
-    match scenario_id {
-        "cartpole-v0" => Some(reason == Some(DoneReason::TimeLimit)),
-        "push-v0" | "reach-v0" => Some(reason == Some(DoneReason::Terminated)),
-        _ => None,
-    }
+/// Whether an episode that ended for `reason` succeeded under the scenario's
+/// `rule` ([`somnium_scenarios::Scenario::success_rule`]: cartpole survives to the
+/// time limit, push and reach terminate on reaching their goal); `None` where the
+/// scenario has no goal (bounce, occlusion).
+pub fn success_of(rule: SuccessRule, reason: Option<DoneReason>) -> Option<bool> {
+    rule.judge(
+        reason == Some(DoneReason::Terminated),
+        reason == Some(DoneReason::TimeLimit),
+    )
 }
 
 /// Run `episodes` episodes of `policy` in `target` (episode `k` from seed
@@ -107,6 +109,21 @@ mod tests {
         let expert = evaluate(&mut ScriptedPolicy::new(0), &target, 1, 4, 100, 2).unwrap();
         assert!(expert.mean_return > 3.0 * random.mean_return);
         assert!(expert.success_rate.unwrap() > random.success_rate.unwrap());
+    }
+
+    #[test]
+    fn success_is_judged_by_the_rule_the_scenario_reports() {
+        let rule = |s: &str| EnvTarget::parse(s).unwrap().success_rule().unwrap();
+        assert_eq!(rule("physics:cartpole-v0@coarse"), SuccessRule::TimeLimit);
+        assert_eq!(rule("physics:push-v0@coarse"), SuccessRule::Terminated);
+        assert_eq!(rule("physics:reach-v0"), SuccessRule::Terminated);
+        assert_eq!(rule("physics:bounce-v0"), SuccessRule::NoGoal);
+        let time_limit = Some(DoneReason::TimeLimit);
+        assert_eq!(success_of(SuccessRule::TimeLimit, time_limit), Some(true));
+        assert_eq!(success_of(SuccessRule::Terminated, time_limit), Some(false));
+        let terminated = Some(DoneReason::Terminated);
+        assert_eq!(success_of(SuccessRule::Terminated, terminated), Some(true));
+        assert_eq!(success_of(SuccessRule::NoGoal, terminated), None);
     }
 
     /// Episodes that end early (push succeeds at different steps) leave their slot

@@ -16,6 +16,7 @@ use somnium_env::{
     Action, DoneReason, DreamEnv, DreamModel, DreamVecEnv, Env, EnvError, Frame, Imagine,
     ImaginedRollout, Observation, PhysicsEnv, Scenario, Space, Step,
 };
+use somnium_scenarios::SuccessRule;
 
 use crate::eval::{success_of, summarise, EpisodeResult, EvalSummary};
 use crate::policy::{EnvView, Policy};
@@ -124,6 +125,7 @@ pub struct Evaluator {
     target: EnvTarget,
     envs: Envs,
     space: Space,
+    success: SuccessRule,
     warmup: usize,
     shadows: Vec<Shadow>,
 }
@@ -172,6 +174,7 @@ impl Evaluator {
         };
         Ok(Evaluator {
             space: target.action_space()?,
+            success: target.success_rule()?,
             target: target.clone(),
             envs,
             warmup,
@@ -309,7 +312,7 @@ impl Evaluator {
                         seed: seeds[k],
                         episode_return: returns[k],
                         length: steps[k],
-                        success: success_of(self.target.scenario_id(), reason),
+                        success: success_of(self.success, reason),
                         done_reason: reason,
                     },
                     frames: std::mem::take(&mut frames[k]),

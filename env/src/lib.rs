@@ -17,7 +17,7 @@
 //! ```
 
 pub mod behaviour;
-pub mod bench;
+pub mod consistency;
 mod check;
 pub mod dream;
 pub mod envspec;
@@ -38,7 +38,7 @@ pub mod server;
 mod fake;
 
 pub use check::{check_env, CheckError};
-pub use dream::{DreamEnv, DreamModel, DreamVecEnv};
+pub use dream::{DreamEnv, DreamModel, DreamVecEnv, ALLOW_MISMATCH_ENV};
 pub use envspec::{EnvKind, EnvString};
 pub use error::EnvError;
 pub use imagine::{Imagine, ImaginedRollout};
@@ -143,6 +143,13 @@ pub struct EnvSpec {
     pub max_episode_steps: Option<u32>,
     /// Control steps per second.
     pub control_hz: f32,
+}
+
+impl EnvSpec {
+    /// Frames per second of a video of this env: one frame per control step.
+    pub fn render_fps(&self) -> f32 {
+        self.control_hz
+    }
 }
 
 /// A Gym-style environment.

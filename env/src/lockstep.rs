@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use somnium_scenarios::{make_with_config, Action, Scenario, ScenarioConfig};
 
-use crate::bench::meter::{FrameMeter, FramePair};
+use crate::consistency::meter::{FrameMeter, FramePair};
 use crate::dream::warmup_action;
 use crate::rollout::{Rollout, RolloutMeta, SceneMeta, SceneObjectMeta, FORMAT, FORMAT_VERSION};
 use crate::{DreamEnv, Env, EnvError};

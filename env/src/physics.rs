@@ -223,6 +223,19 @@ mod tests {
     }
 
     #[test]
+    fn the_render_fps_is_the_control_rate_of_the_variant() {
+        for (id, variant, fps) in [
+            ("push-v0", "id", 15.0),
+            ("push-v0", "coarse", 5.0),
+            ("cartpole-v0", "coarse", 12.5),
+        ] {
+            let e = PhysicsEnv::make(id, variant, 8, 8).unwrap();
+            assert_eq!(Env::spec(&e).render_fps(), fps, "{id}@{variant}");
+            assert_eq!(e.scenario().render_fps(), fps, "{id}@{variant}");
+        }
+    }
+
+    #[test]
     fn step_before_reset_and_after_the_end_are_errors() {
         let mut e = env();
         assert!(matches!(

@@ -3,7 +3,9 @@
 It speaks the protocol with the official `dm_env_rpc` client: CreateWorld with
 the scenario's settings, JoinWorld for the specs, then Reset + Step for
 `reset(seed=...)` and Step for `step(action)`. The server reports Gymnasium's
-`terminated` and `truncated` flags as observations, so they map one to one.
+`terminated` and `truncated` flags as observations, so they map one to one, and
+the variant's render fps (its control rate) as a property (see `catalog`), which
+becomes ``metadata["render_fps"]``.
 """
 
 from typing import Any, Dict, Optional, Tuple
@@ -11,15 +13,13 @@ from typing import Any, Dict, Optional, Tuple
 import grpc
 import gymnasium
 import numpy as np
-from dm_env_rpc.v1 import connection as dm_connection
 from dm_env_rpc.v1 import dm_env_rpc_pb2 as pb
 from dm_env_rpc.v1 import error as dm_error
 from dm_env_rpc.v1 import tensor_spec_utils, tensor_utils
 from gymnasium import spaces
 
-SCENARIOS = ("bounce-v0", "push-v0", "cartpole-v0", "reach-v0", "occlusion-v0")
+from somnium_client.catalog import open_connection, read_property
 
-_MAX_MESSAGE = 64 << 20
 _ACTION_ERROR_CODES = ("INVALID_ARGUMENT", "OUT_OF_RANGE")
 
 
@@ -67,9 +67,12 @@ class SomniumEnv(gymnasium.Env):
             (the server rejects out-of-range values; NaN is always rejected).
         render_mode: ``None`` or ``"rgb_array"`` (the last frame).
         connect_timeout: seconds to wait for the server.
+
+    ``metadata["render_fps"]`` is the variant's render fps as the server reports
+    it (one frame per control step: 15 for ``push-v0``, 5 for ``push-v0@coarse``).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": None}
 
     def __init__(self, scenario: str, address: str = "127.0.0.1:50051", *, variant: str = "id", seed: int = 0,
                  width: Optional[int] = None, height: Optional[int] = None, backend: str = "physics",
@@ -84,15 +87,8 @@ class SomniumEnv(gymnasium.Env):
         self._connection = None
         self._world: Optional[str] = None
         self._joined = False
-        self._channel = grpc.insecure_channel(address, options=[
-            ("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)])
-        try:
-            grpc.channel_ready_future(self._channel).result(timeout=connect_timeout)
-        except grpc.FutureTimeoutError:
-            self._channel.close()
-            raise ConnectionError(f"no somnium server at {address} after {connect_timeout} s") from None
-        metadata = (("authorization", f"Bearer {token}"),) if token else None
-        self._connection = dm_connection.Connection(self._channel, metadata)
+        self._channel = None
+        self._channel, self._connection = open_connection(address, token, connect_timeout)
         settings = {"scenario": scenario, "variant": variant, "seed": int(seed), "backend": backend}
         for name, value in (("width", width), ("height", height), ("model", model)):
             if value is not None:
@@ -103,6 +99,7 @@ class SomniumEnv(gymnasium.Env):
             specs = self._send(pb.JoinWorldRequest(world_name=self._world)).specs
             self._joined = True
             self._setup_spaces(specs)
+            self.metadata = {**type(self).metadata, "render_fps": self._render_fps(scenario, variant)}
         except BaseException:
             self.close()
             raise
@@ -113,6 +110,15 @@ class SomniumEnv(gymnasium.Env):
     def world_name(self) -> Optional[str]:
         """The server's name for this env's world."""
         return self._world
+
+    def _render_fps(self, scenario: str, variant: str) -> Optional[float]:
+        """The variant's render fps as the server reports it (``None`` if it has none)."""
+        try:
+            return float(read_property(self._connection, f"scenarios.{scenario}.{variant}.render_fps"))
+        except KeyError:
+            return None
+        except dm_error.DmEnvRpcError as err:
+            _raise_from(err)
 
     def _send(self, request, action: bool = False):
         if self._connection is None:

@@ -3,6 +3,9 @@
 `.ci/python_tests.sh` starts the server and sets ``SOMNIUM_SERVER``. Without it,
 the tests start ``somnium serve`` themselves (``SOMNIUM_BIN`` or the workspace's
 ``target/release/somnium``) on a free loopback port and stop it at exit.
+
+A test that takes a ``scenario_id`` argument runs once per scenario the server
+reports (the client keeps no list of its own).
 """
 
 import atexit
@@ -47,3 +50,10 @@ def server_address() -> str:
 @pytest.fixture(scope="session")
 def address() -> str:
     return server_address()
+
+
+def pytest_generate_tests(metafunc):
+    if "scenario_id" in metafunc.fixturenames:
+        import somnium_client
+
+        metafunc.parametrize("scenario_id", somnium_client.scenario_ids(server_address()))

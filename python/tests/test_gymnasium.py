@@ -31,9 +31,9 @@ def test_gymnasium_env_checker_passes(address, scenario):
         env.close()
 
 
-@pytest.mark.parametrize("scenario", somnium_client.SCENARIOS)
-def test_a_random_agent_runs_full_episodes(address, scenario):
-    env = gym.make(f"somnium/{scenario}", address=address, width=32, height=32)
+def test_a_random_agent_runs_full_episodes(address, scenario_id):
+    somnium_client.register(address)
+    env = gym.make(f"somnium/{scenario_id}", width=32, height=32)
     try:
         env.action_space.seed(0)
         for episode in range(2):

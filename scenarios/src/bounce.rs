@@ -14,11 +14,14 @@ use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::render::{Camera, Renderer};
+use crate::base::{delegate_to_base, Arena, ScenarioBase};
+use crate::render::Camera;
 use crate::world::{
-    box_space, check_positive, check_rate, visual_only, CountRange, PhysicsCore, Range,
+    box_space, check_positive, check_rate, check_within, visual_only, CountRange, Range,
 };
-use crate::{Action, ColorTable, Frame, ObjectColor, Scenario, ScenarioError, Space, Transition};
+use crate::{
+    Action, ColorTable, ObjectColor, Scenario, ScenarioError, Space, SuccessRule, Transition,
+};
 
 /// Configuration of `bounce-v0`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,16 +99,8 @@ impl BounceConfig {
         }
         self.speed.check("speed", 0.0)?;
         self.mass.check("mass", 1e-3)?;
-        for (name, v) in [
-            ("restitution", self.restitution),
-            ("friction", self.friction),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(ScenarioError::BadConfig(format!(
-                    "{name} must be finite and >= 0, got {v}"
-                )));
-            }
-        }
+        check_within("restitution", self.restitution, 0.0, 2.0)?;
+        check_within("friction", self.friction, 0.0, 100.0)?;
         Ok(())
     }
 }
@@ -113,9 +108,7 @@ impl BounceConfig {
 /// The `bounce-v0` scenario.
 pub struct Bounce {
     config: BounceConfig,
-    variant: String,
-    core: PhysicsCore,
-    renderer: Renderer,
+    base: ScenarioBase,
     balls: Vec<RigidBodyHandle>,
 }
 
@@ -127,10 +120,14 @@ impl Bounce {
         config.validate()?;
         let camera = Camera::look_at([0.0, 3.0, 0.0], [0.0; 3], [0.0, 0.0, -1.0], 44.0);
         let mut s = Self {
-            core: PhysicsCore::new(config.control_hz, config.substeps, Vector::ZERO),
-            renderer: Renderer::new(camera),
+            base: ScenarioBase::new(
+                variant,
+                config.control_hz,
+                config.substeps,
+                config.max_episode_steps,
+                camera,
+            ),
             config,
-            variant: variant.to_string(),
             balls: Vec::new(),
         };
         s.reset(0);
@@ -164,11 +161,17 @@ impl Scenario for Bounce {
     fn id(&self) -> &'static str {
         "bounce-v0"
     }
-    fn variant(&self) -> &str {
-        &self.variant
+    delegate_to_base!();
+    fn arena(&self) -> Option<Arena> {
+        Some(Arena {
+            half_width: self.config.arena_half_width,
+            inset: self.config.ball_radius,
+            centre_height: self.config.ball_radius,
+        })
     }
-    fn config_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null)
+    /// No goal: the balls just bounce.
+    fn success_rule(&self) -> SuccessRule {
+        SuccessRule::NoGoal
     }
     fn action_space(&self) -> Space {
         box_space(vec![-1.0; 2], vec![1.0; 2])
@@ -186,11 +189,10 @@ impl Scenario for Bounce {
     fn reset(&mut self, seed: u64) {
         let c = self.config.clone();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        self.core = PhysicsCore::new(c.control_hz, c.substeps, Vector::ZERO);
-        self.renderer.invalidate();
+        self.base.restart(Vector::ZERO);
         let (hw, t, h) = (c.arena_half_width, 0.06, 0.15);
         // Floor (visual only: balls are locked at their height) and four walls.
-        self.core.add_static(
+        self.base.core.add_static(
             Vector::new(0.0, -0.05, 0.0),
             ColliderBuilder::cuboid(hw + 2.0 * t, 0.05, hw + 2.0 * t)
                 .collision_groups(visual_only()),
@@ -207,7 +209,7 @@ impl Scenario for Bounce {
                 .friction(c.friction)
                 .restitution_combine_rule(CoefficientCombineRule::Max)
                 .friction_combine_rule(CoefficientCombineRule::Min);
-            self.core.add_static(Vector::new(x, h, z), wall, 1);
+            self.base.core.add_static(Vector::new(x, h, z), wall, 1);
         }
         let count = c.ball_count.sample(&mut rng) as usize;
         let spots = self.place_balls(count, &mut rng);
@@ -234,7 +236,7 @@ impl Scenario for Bounce {
                 .friction(c.friction)
                 .restitution_combine_rule(CoefficientCombineRule::Max)
                 .friction_combine_rule(CoefficientCombineRule::Min);
-            let (handle, _) = self.core.add_object(body, collider, 2 + i);
+            let (handle, _) = self.base.core.add_object(body, collider, 2 + i);
             self.balls.push(handle);
         }
     }
@@ -245,7 +247,7 @@ impl Scenario for Bounce {
         let a = space.clip(action).to_f32();
         let force = Vector::new(a[0], 0.0, a[1]) * self.config.max_force;
         let ball0 = self.balls[0];
-        self.core.step_control(|w| {
+        self.base.core.step_control(|w| {
             if let Some(b) = w.bodies.get_mut(ball0) {
                 b.reset_forces(false);
                 b.add_force(force, true);
@@ -260,17 +262,11 @@ impl Scenario for Bounce {
     fn state(&self) -> Vec<f32> {
         let mut s = vec![0.0; 6 * self.config.ball_count.max as usize];
         for (i, h) in self.balls.iter().enumerate() {
-            let b = self.core.body(*h);
+            let b = self.base.core.body(*h);
             let (p, v) = (b.translation(), b.linvel());
             s[6 * i..6 * i + 6].copy_from_slice(&[p.x, p.y, p.z, v.x, v.y, v.z]);
         }
         s
-    }
-    fn control_hz(&self) -> f32 {
-        self.config.control_hz
-    }
-    fn max_episode_steps(&self) -> Option<u32> {
-        Some(self.config.max_episode_steps)
     }
     fn colors(&self) -> ColorTable {
         let mut objects = vec![
@@ -297,47 +293,19 @@ impl Scenario for Bounce {
             objects,
         }
     }
-    fn render(&self, width: usize, height: usize) -> Frame {
-        self.renderer
-            .render(&self.core, &self.colors(), width, height)
-    }
     /// Pushes ball 0 towards ball 1 (or the arena centre when alone), with noise.
     fn scripted_action(&self, rng: &mut dyn rand::RngCore) -> Action {
-        let p0 = self.core.body(self.balls[0]).translation();
+        let p0 = self.base.core.body(self.balls[0]).translation();
         let goal = self
             .balls
             .get(1)
-            .map_or(Vector::ZERO, |h| self.core.body(*h).translation());
+            .map_or(Vector::ZERO, |h| self.base.core.body(*h).translation());
         let d = (goal - p0).normalize_or(Vector::X);
         let noise: [f32; 2] = [rng.random_range(-0.3..=0.3), rng.random_range(-0.3..=0.3)];
         Action::Continuous(vec![
             (0.5 * d.x + noise[0]).clamp(-1.0, 1.0),
             (0.5 * d.z + noise[1]).clamp(-1.0, 1.0),
         ])
-    }
-    fn arena_px(&self, width: usize, height: usize) -> Option<[f32; 4]> {
-        let (l, r) = (
-            self.config.arena_half_width - self.config.ball_radius,
-            self.config.ball_radius,
-        );
-        let a = self.renderer.camera.project([-l, r, -l], width, height)?;
-        let b = self.renderer.camera.project([l, r, l], width, height)?;
-        Some([
-            a[0].min(b[0]),
-            a[1].min(b[1]),
-            a[0].max(b[0]),
-            a[1].max(b[1]),
-        ])
-    }
-    fn camera(&self) -> Option<Camera> {
-        Some(self.renderer.camera)
-    }
-    fn scene_objects(&self) -> Vec<crate::SceneObject> {
-        crate::scene::scene_objects(&self.core, &self.colors())
-    }
-    fn nudge(&mut self, distance: f32, seed: u64) -> bool {
-        self.core.nudge(distance, seed);
-        true
     }
 }
 

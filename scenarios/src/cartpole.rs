@@ -16,9 +16,12 @@ use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::render::{Camera, Renderer};
-use crate::world::{box_space, check_positive, check_rate, visual_only, PhysicsCore};
-use crate::{Action, ColorTable, Frame, ObjectColor, Scenario, ScenarioError, Space, Transition};
+use crate::base::{delegate_to_base, ScenarioBase};
+use crate::render::Camera;
+use crate::world::{box_space, check_positive, check_rate, check_within, visual_only};
+use crate::{
+    Action, ColorTable, ObjectColor, Scenario, ScenarioError, Space, SuccessRule, Transition,
+};
 
 /// Configuration of `cartpole-v0` (defaults are CartPole-v1's constants).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,14 +112,8 @@ impl CartPoleConfig {
         ] {
             check_positive(n, v)?;
         }
-        if !(self.gravity.is_finite()
-            && self.initial_range.is_finite()
-            && self.initial_range >= 0.0)
-        {
-            return Err(ScenarioError::BadConfig(
-                "gravity must be finite and initial_range >= 0".into(),
-            ));
-        }
+        check_within("gravity", self.gravity, -1000.0, 1000.0)?;
+        check_within("initial_range", self.initial_range, 0.0, 10.0)?;
         Ok(())
     }
 }
@@ -127,9 +124,7 @@ const CART_Y: f32 = 0.2;
 /// The `cartpole-v0` scenario.
 pub struct CartPole {
     config: CartPoleConfig,
-    variant: String,
-    core: PhysicsCore,
-    renderer: Renderer,
+    base: ScenarioBase,
     cart: RigidBodyHandle,
     pole: RigidBodyHandle,
 }
@@ -146,10 +141,14 @@ impl CartPole {
             44.0,
         );
         let mut s = Self {
-            core: PhysicsCore::new(config.control_hz, config.substeps, Vector::ZERO),
-            renderer: Renderer::new(camera),
+            base: ScenarioBase::new(
+                variant,
+                config.control_hz,
+                config.substeps,
+                config.max_episode_steps,
+                camera,
+            ),
             config,
-            variant: variant.to_string(),
             cart: RigidBodyHandle::invalid(),
             pole: RigidBodyHandle::invalid(),
         };
@@ -166,11 +165,10 @@ impl Scenario for CartPole {
     fn id(&self) -> &'static str {
         "cartpole-v0"
     }
-    fn variant(&self) -> &str {
-        &self.variant
-    }
-    fn config_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null)
+    delegate_to_base!();
+    /// Keeping the pole up until the time limit is the task.
+    fn success_rule(&self) -> SuccessRule {
+        SuccessRule::TimeLimit
     }
     fn action_space(&self) -> Space {
         Space::Discrete(2)
@@ -196,15 +194,15 @@ impl Scenario for CartPole {
             }
         };
         let (x, x_dot, theta, theta_dot) = (draw(), draw(), draw(), draw());
-        self.core = PhysicsCore::new(c.control_hz, c.substeps, Vector::new(0.0, -c.gravity, 0.0));
-        self.renderer.invalidate();
+        self.base.restart(Vector::new(0.0, -c.gravity, 0.0));
         // The rail (visual only) spans the allowed track.
         let rail = ColliderBuilder::cuboid(c.x_threshold + CART_HALF[0], 0.03, 0.05)
             .collision_groups(visual_only());
         let ground =
-            self.core
+            self.base
+                .core
                 .add_static(Vector::new(0.0, CART_Y - CART_HALF[1] - 0.03, 0.0), rail, 0);
-        let ground_body = self.core.world.colliders[ground]
+        let ground_body = self.base.core.world.colliders[ground]
             .parent()
             .unwrap_or(RigidBodyHandle::invalid());
         let cart_body = RigidBodyBuilder::dynamic()
@@ -214,7 +212,7 @@ impl Scenario for CartPole {
         let cart_collider = ColliderBuilder::cuboid(CART_HALF[0], CART_HALF[1], CART_HALF[2])
             .mass(c.cart_mass)
             .collision_groups(visual_only());
-        self.cart = self.core.add_object(cart_body, cart_collider, 1).0;
+        self.cart = self.base.core.add_object(cart_body, cart_collider, 1).0;
         // The pole hinges on the cart's top face; rotation about -z tilts it towards +x.
         let rotation = Rotation::from_rotation_z(-theta);
         let arm = rotation * Vector::new(0.0, c.pole_half_length, 0.0);
@@ -229,7 +227,7 @@ impl Scenario for CartPole {
         let pole_collider = ColliderBuilder::cuboid(0.07, c.pole_half_length, 0.07)
             .mass(c.pole_mass)
             .collision_groups(visual_only());
-        self.pole = self.core.add_object(pole_body, pole_collider, 2).0;
+        self.pole = self.base.core.add_object(pole_body, pole_collider, 2).0;
         let slider = PrismaticJointBuilder::new(Vector::X)
             .local_anchor1(Vector::new(
                 0.0,
@@ -238,7 +236,8 @@ impl Scenario for CartPole {
             ))
             .local_anchor2(Vector::ZERO)
             .contacts_enabled(false);
-        self.core
+        self.base
+            .core
             .world
             .impulse_joints
             .insert(ground_body, self.cart, slider, true);
@@ -246,7 +245,8 @@ impl Scenario for CartPole {
             .local_anchor1(Self::pivot_offset())
             .local_anchor2(Vector::new(0.0, -c.pole_half_length, 0.0))
             .contacts_enabled(false);
-        self.core
+        self.base
+            .core
             .world
             .impulse_joints
             .insert(self.cart, self.pole, hinge, true);
@@ -260,7 +260,7 @@ impl Scenario for CartPole {
             -self.config.force
         };
         let cart = self.cart;
-        self.core.step_control(|w| {
+        self.base.core.step_control(|w| {
             if let Some(b) = w.bodies.get_mut(cart) {
                 b.reset_forces(false);
                 b.add_force(Vector::new(push, 0.0, 0.0), true);
@@ -277,8 +277,8 @@ impl Scenario for CartPole {
     }
 
     fn state(&self) -> Vec<f32> {
-        let cart = self.core.body(self.cart);
-        let pole = self.core.body(self.pole);
+        let cart = self.base.core.body(self.cart);
+        let pole = self.base.core.body(self.pole);
         let top = *pole.rotation() * Vector::Y;
         vec![
             cart.translation().x,
@@ -286,12 +286,6 @@ impl Scenario for CartPole {
             top.x.atan2(top.y),
             -pole.angvel().z,
         ]
-    }
-    fn control_hz(&self) -> f32 {
-        self.config.control_hz
-    }
-    fn max_episode_steps(&self) -> Option<u32> {
-        Some(self.config.max_episode_steps)
     }
     fn colors(&self) -> ColorTable {
         let o = ObjectColor::new;
@@ -304,28 +298,11 @@ impl Scenario for CartPole {
             ],
         }
     }
-    fn render(&self, width: usize, height: usize) -> Frame {
-        self.renderer
-            .render(&self.core, &self.colors(), width, height)
-    }
     /// A linear state-feedback controller, bang-bang: push towards where the pole leans.
     fn scripted_action(&self, _rng: &mut dyn rand::RngCore) -> Action {
         let s = self.state();
         let u = 0.1 * s[0] + 0.5 * s[1] + 10.0 * s[2] + 2.0 * s[3];
         Action::Discrete(usize::from(u > 0.0))
-    }
-    fn arena_px(&self, _width: usize, _height: usize) -> Option<[f32; 4]> {
-        None
-    }
-    fn camera(&self) -> Option<Camera> {
-        Some(self.renderer.camera)
-    }
-    fn scene_objects(&self) -> Vec<crate::SceneObject> {
-        crate::scene::scene_objects(&self.core, &self.colors())
-    }
-    fn nudge(&mut self, distance: f32, seed: u64) -> bool {
-        self.core.nudge(distance, seed);
-        true
     }
 }
 
@@ -377,7 +354,7 @@ mod tests {
     fn the_coarse_camera_shows_the_whole_track_and_a_tilt_of_12_degrees_moves_the_top_2_px() {
         let c = CartPoleConfig::coarse();
         let s = CartPole::new(c.clone(), "coarse").unwrap();
-        let cam = s.renderer.camera;
+        let cam = s.base.renderer.camera;
         let end = cam
             .project([c.x_threshold + CART_HALF[0], CART_Y, 0.0], 32, 32)
             .unwrap();

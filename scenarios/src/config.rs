@@ -66,7 +66,8 @@ fn fields<T: serde::Serialize>(config: &T) -> Value {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(id: &str, value: Value) -> Result<T, ScenarioError> {
-    serde_json::from_value(value).map_err(|e| ScenarioError::BadConfig(format!("{id}: {e}")))
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| ScenarioError::BadConfig(format!("{id}: field `{}`: {}", e.path(), e.inner())))
 }
 
 impl ScenarioConfig {
@@ -201,8 +202,12 @@ pub fn make_with_config(
 /// Parse config text: JSON when it starts with `{`, TOML otherwise.
 pub fn make_from_str(text: &str) -> Result<Box<dyn Scenario>, ScenarioError> {
     let value: Value = if text.trim_start().starts_with('{') {
-        serde_json::from_str(text)
-            .map_err(|e| ScenarioError::BadConfig(format!("invalid JSON: {e}")))?
+        serde_json::from_str(text).map_err(|e| {
+            let field = somnium_files::json_field_at(text, e.line(), e.column())
+                .map(|k| format!(" (field `{k}`)"))
+                .unwrap_or_default();
+            ScenarioError::BadConfig(format!("invalid JSON{field}: {e}"))
+        })?
     } else {
         toml::from_str(text).map_err(|e| ScenarioError::BadConfig(format!("invalid TOML: {e}")))?
     };

@@ -13,8 +13,10 @@
 //! # let _ = t;
 //! ```
 
+mod base;
 mod bounce;
 mod cartpole;
+mod catalog;
 mod config;
 mod occlusion;
 mod push;
@@ -27,8 +29,10 @@ mod tests;
 mod types;
 mod world;
 
+pub use base::Arena;
 pub use bounce::{Bounce, BounceConfig};
 pub use cartpole::{CartPole, CartPoleConfig};
+pub use catalog::{catalog, describe, ScenarioInfo, SuccessRule, VariantInfo};
 pub use config::{make_from_file, make_from_str, make_with_config, variants, ScenarioConfig};
 pub use occlusion::{Occlusion, OcclusionConfig};
 pub use push::{Push, PushConfig};
@@ -72,6 +76,11 @@ pub trait Scenario: Send {
     fn state(&self) -> Vec<f32>;
     /// Control steps per second (15 by default).
     fn control_hz(&self) -> f32;
+    /// Frames per second a video of this scenario plays at: one frame per
+    /// control step, so the control rate of the variant (5 for `push-v0@coarse`).
+    fn render_fps(&self) -> f32 {
+        self.control_hz()
+    }
     /// The time limit the env applies (`None` for no limit).
     fn max_episode_steps(&self) -> Option<u32>;
     /// One distinct flat colour per object; part of the public API so objects can
@@ -82,10 +91,28 @@ pub trait Scenario: Send {
     /// A scripted expert that uses the true state to reach interesting states
     /// (the pusher pushes the cube, the cart balances the pole).
     fn scripted_action(&self, rng: &mut dyn rand::RngCore) -> Action;
+    /// The walled arena the objects move in (world space, metres); `None` where
+    /// there is none.
+    fn arena(&self) -> Option<Arena> {
+        None
+    }
+    /// The arena's inner width in metres (`None` where there is no arena), the
+    /// scale of perturbations and of positions measured in frames.
+    fn arena_size(&self) -> Option<f32> {
+        self.arena().map(|a| a.size())
+    }
     /// Where object centroids can lie in a `width x height` frame, in pixels
-    /// `[x_min, y_min, x_max, y_max]` (the arena's inner walls, projected), for
-    /// baselines that reflect motion at the walls. `None` where there is no arena.
-    fn arena_px(&self, width: usize, height: usize) -> Option<[f32; 4]>;
+    /// `[x_min, y_min, x_max, y_max]` (the [`Scenario::arena`] less the objects'
+    /// inset, projected through the camera at the objects' height), for baselines
+    /// that reflect motion at the walls. `None` where there is no arena.
+    fn arena_px(&self, width: usize, height: usize) -> Option<[f32; 4]> {
+        self.arena()?.project(&self.camera()?, width, height)
+    }
+    /// How an episode's success follows from the way it ended (see
+    /// [`SuccessRule::judge`]); tasks without a goal answer [`SuccessRule::NoGoal`].
+    fn success_rule(&self) -> SuccessRule {
+        SuccessRule::NoGoal
+    }
     /// The camera the frames are rendered through (`None` where there is none).
     fn camera(&self) -> Option<Camera> {
         None

@@ -12,9 +12,12 @@ use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::render::{Camera, Renderer};
-use crate::world::{box_space, check_positive, check_rate, visual_only, PhysicsCore, Range};
-use crate::{Action, ColorTable, Frame, ObjectColor, Scenario, ScenarioError, Space, Transition};
+use crate::base::{delegate_to_base, ScenarioBase};
+use crate::render::Camera;
+use crate::world::{box_space, check_positive, check_rate, check_within, visual_only, Range};
+use crate::{
+    Action, ColorTable, ObjectColor, Scenario, ScenarioError, Space, SuccessRule, Transition,
+};
 
 /// Configuration of `occlusion-v0`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,12 +109,7 @@ impl OcclusionConfig {
                 "start_x must lie in the lane and lane_z behind the occluder".into(),
             ));
         }
-        if !(self.restitution.is_finite() && self.restitution >= 0.0) {
-            return Err(ScenarioError::BadConfig(format!(
-                "restitution must be >= 0, got {}",
-                self.restitution
-            )));
-        }
+        check_within("restitution", self.restitution, 0.0, 2.0)?;
         Ok(())
     }
 }
@@ -119,9 +117,7 @@ impl OcclusionConfig {
 /// The `occlusion-v0` scenario.
 pub struct Occlusion {
     config: OcclusionConfig,
-    variant: String,
-    core: PhysicsCore,
-    renderer: Renderer,
+    base: ScenarioBase,
     ball: RigidBodyHandle,
 }
 
@@ -131,10 +127,14 @@ impl Occlusion {
         config.validate()?;
         let camera = Camera::look_at([0.0, 2.2, 4.2], [0.0, 0.1, 0.0], [0.0, 1.0, 0.0], 50.0);
         let mut s = Self {
-            core: PhysicsCore::new(config.control_hz, config.substeps, Vector::ZERO),
-            renderer: Renderer::new(camera),
+            base: ScenarioBase::new(
+                variant,
+                config.control_hz,
+                config.substeps,
+                config.max_episode_steps,
+                camera,
+            ),
             config,
-            variant: variant.to_string(),
             ball: RigidBodyHandle::invalid(),
         };
         s.reset(0);
@@ -143,8 +143,8 @@ impl Occlusion {
 
     /// Whether the straight line from the camera to the ball centre crosses the occluder.
     pub fn ball_hidden(&self) -> bool {
-        let eye = Vector::from(self.renderer.camera.eye);
-        let p = self.core.body(self.ball).translation();
+        let eye = Vector::from(self.base.renderer.camera.eye);
+        let p = self.base.core.body(self.ball).translation();
         let t = (eye.z - self.config.occluder_z) / (eye.z - p.z);
         let at = eye + (p - eye) * t;
         at.x.abs() < self.config.occluder_half_width && at.y < self.config.occluder_height
@@ -155,11 +155,10 @@ impl Scenario for Occlusion {
     fn id(&self) -> &'static str {
         "occlusion-v0"
     }
-    fn variant(&self) -> &str {
-        &self.variant
-    }
-    fn config_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null)
+    delegate_to_base!();
+    /// No goal: the ball coasts.
+    fn success_rule(&self) -> SuccessRule {
+        SuccessRule::NoGoal
     }
     fn action_space(&self) -> Space {
         box_space(vec![-1.0], vec![1.0])
@@ -178,23 +177,26 @@ impl Scenario for Occlusion {
     fn reset(&mut self, seed: u64) {
         let c = self.config.clone();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        self.core = PhysicsCore::new(c.control_hz, c.substeps, Vector::ZERO);
-        self.renderer.invalidate();
+        self.base.restart(Vector::ZERO);
         let l = c.lane_half_length;
         let floor = ColliderBuilder::cuboid(l + 0.1, 0.05, 1.2).collision_groups(visual_only());
-        self.core.add_static(Vector::new(0.0, -0.05, 0.0), floor, 0);
+        self.base
+            .core
+            .add_static(Vector::new(0.0, -0.05, 0.0), floor, 0);
         for side in [-1.0f32, 1.0] {
             let wall = ColliderBuilder::cuboid(0.05, 0.2, 0.6)
                 .restitution(c.restitution)
                 .friction(0.0)
                 .restitution_combine_rule(CoefficientCombineRule::Max);
-            self.core
+            self.base
+                .core
                 .add_static(Vector::new(side * (l + 0.05), 0.2, 0.0), wall, 1);
         }
         let h = c.occluder_height * 0.5;
         let occluder =
             ColliderBuilder::cuboid(c.occluder_half_width, h, 0.04).collision_groups(visual_only());
-        self.core
+        self.base
+            .core
             .add_static(Vector::new(0.0, h, c.occluder_z), occluder, 2);
         let x = c.start_x.sample(&mut rng);
         let z = c.lane_z.sample(&mut rng);
@@ -211,7 +213,7 @@ impl Scenario for Occlusion {
             .restitution(c.restitution)
             .friction(0.0)
             .restitution_combine_rule(CoefficientCombineRule::Max);
-        self.ball = self.core.add_object(body, collider, 3).0;
+        self.ball = self.base.core.add_object(body, collider, 3).0;
     }
 
     fn step(&mut self, action: &Action) -> Result<Transition, ScenarioError> {
@@ -219,7 +221,7 @@ impl Scenario for Occlusion {
         space.validate(action)?;
         let force = space.clip(action).to_f32()[0] * self.config.max_force;
         let ball = self.ball;
-        self.core.step_control(|w| {
+        self.base.core.step_control(|w| {
             if let Some(b) = w.bodies.get_mut(ball) {
                 b.reset_forces(false);
                 b.add_force(Vector::new(force, 0.0, 0.0), true);
@@ -232,15 +234,9 @@ impl Scenario for Occlusion {
     }
 
     fn state(&self) -> Vec<f32> {
-        let b = self.core.body(self.ball);
+        let b = self.base.core.body(self.ball);
         let (p, v) = (b.translation(), b.linvel());
         vec![p.x, p.y, p.z, v.x, v.y, v.z]
-    }
-    fn control_hz(&self) -> f32 {
-        self.config.control_hz
-    }
-    fn max_episode_steps(&self) -> Option<u32> {
-        Some(self.config.max_episode_steps)
     }
     fn colors(&self) -> ColorTable {
         let o = ObjectColor::new;
@@ -254,26 +250,9 @@ impl Scenario for Occlusion {
             ],
         }
     }
-    fn render(&self, width: usize, height: usize) -> Frame {
-        self.renderer
-            .render(&self.core, &self.colors(), width, height)
-    }
     /// No push: the ball coasts.
     fn scripted_action(&self, _rng: &mut dyn rand::RngCore) -> Action {
         Action::Continuous(vec![0.0])
-    }
-    fn arena_px(&self, _width: usize, _height: usize) -> Option<[f32; 4]> {
-        None
-    }
-    fn camera(&self) -> Option<Camera> {
-        Some(self.renderer.camera)
-    }
-    fn scene_objects(&self) -> Vec<crate::SceneObject> {
-        crate::scene::scene_objects(&self.core, &self.colors())
-    }
-    fn nudge(&mut self, distance: f32, seed: u64) -> bool {
-        self.core.nudge(distance, seed);
-        true
     }
 }
 

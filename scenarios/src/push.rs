@@ -13,12 +13,14 @@ use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::render::{Camera, Renderer};
+use crate::base::{delegate_to_base, Arena, ScenarioBase};
+use crate::render::Camera;
 use crate::world::{
-    add_square_walls, box_space, check_positive, check_rate, visual_only, yaw_of, PhysicsCore,
-    Range,
+    add_square_walls, box_space, check_positive, check_rate, check_within, visual_only, yaw_of, Range,
 };
-use crate::{Action, ColorTable, Frame, ObjectColor, Scenario, ScenarioError, Space, Transition};
+use crate::{
+    Action, ColorTable, ObjectColor, Scenario, ScenarioError, Space, SuccessRule, Transition,
+};
 
 /// Configuration of `push-v0`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -136,14 +138,14 @@ impl PushConfig {
                 "cube_start and goal_start must lie inside the table".into(),
             ));
         }
-        if !(self.cube_friction.is_finite()
-            && self.cube_friction >= 0.0
-            && self.success_bonus.is_finite())
-        {
-            return Err(ScenarioError::BadConfig(
-                "cube_friction must be >= 0 and success_bonus finite".into(),
-            ));
-        }
+        check_within("cube_friction", self.cube_friction, 0.0, 100.0)?;
+        check_within("success_bonus", self.success_bonus, -1e6, 1e6)?;
+        check_within(
+            "min_goal_distance",
+            self.min_goal_distance,
+            0.0,
+            4.0 * self.table_half_width,
+        )?;
         Ok(())
     }
 }
@@ -151,9 +153,7 @@ impl PushConfig {
 /// The `push-v0` scenario.
 pub struct Push {
     config: PushConfig,
-    variant: String,
-    core: PhysicsCore,
-    renderer: Renderer,
+    base: ScenarioBase,
     pusher: RigidBodyHandle,
     cube: RigidBodyHandle,
     goal: [f32; 2],
@@ -165,10 +165,14 @@ impl Push {
         config.validate()?;
         let camera = Camera::look_at([0.0, 3.0, 0.0], [0.0; 3], [0.0, 0.0, -1.0], 44.0);
         let mut s = Self {
-            core: PhysicsCore::new(config.control_hz, config.substeps, Vector::ZERO),
-            renderer: Renderer::new(camera),
+            base: ScenarioBase::new(
+                variant,
+                config.control_hz,
+                config.substeps,
+                config.max_episode_steps,
+                camera,
+            ),
             config,
-            variant: variant.to_string(),
             pusher: RigidBodyHandle::invalid(),
             cube: RigidBodyHandle::invalid(),
             goal: [0.0; 2],
@@ -178,7 +182,7 @@ impl Push {
     }
 
     fn cube_xz(&self) -> [f32; 2] {
-        let p = self.core.body(self.cube).translation();
+        let p = self.base.core.body(self.cube).translation();
         [p.x, p.z]
     }
 
@@ -193,11 +197,17 @@ impl Scenario for Push {
     fn id(&self) -> &'static str {
         "push-v0"
     }
-    fn variant(&self) -> &str {
-        &self.variant
+    delegate_to_base!();
+    fn arena(&self) -> Option<Arena> {
+        Some(Arena {
+            half_width: self.config.table_half_width,
+            inset: self.config.cube_half_size,
+            centre_height: self.config.cube_half_size,
+        })
     }
-    fn config_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null)
+    /// The cube on the goal ends the episode: success is termination.
+    fn success_rule(&self) -> SuccessRule {
+        SuccessRule::Terminated
     }
     fn action_space(&self) -> Space {
         box_space(vec![-1.0; 2], vec![1.0; 2])
@@ -217,13 +227,14 @@ impl Scenario for Push {
     fn reset(&mut self, seed: u64) {
         let c = self.config.clone();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        self.core = PhysicsCore::new(c.control_hz, c.substeps, Vector::new(0.0, -9.81, 0.0));
-        self.renderer.invalidate();
+        self.base.restart(Vector::new(0.0, -9.81, 0.0));
         let hw = c.table_half_width;
         let floor = ColliderBuilder::cuboid(hw + 0.12, 0.05, hw + 0.12).friction(c.cube_friction);
-        self.core.add_static(Vector::new(0.0, -0.05, 0.0), floor, 0);
+        self.base
+            .core
+            .add_static(Vector::new(0.0, -0.05, 0.0), floor, 0);
         add_square_walls(
-            &mut self.core,
+            &mut self.base.core,
             hw,
             0.08,
             0.08,
@@ -242,7 +253,8 @@ impl Scenario for Push {
         let disc = ColliderBuilder::cylinder(0.004, c.goal_radius)
             .collision_groups(visual_only())
             .sensor(true);
-        self.core
+        self.base
+            .core
             .add_static(Vector::new(goal[0], 0.004, goal[1]), disc, 2);
         let cube_yaw = rng.random_range(-0.5f32..0.5);
         let body = RigidBodyBuilder::dynamic()
@@ -253,7 +265,7 @@ impl Scenario for Push {
         let collider = ColliderBuilder::cuboid(h, h, h)
             .mass(c.cube_mass.sample(&mut rng))
             .friction(c.cube_friction);
-        self.cube = self.core.add_object(body, collider, 3).0;
+        self.cube = self.base.core.add_object(body, collider, 3).0;
         // The pusher starts on a ring around the cube, inside the table.
         let lim = hw - c.pusher_radius;
         let angle = rng.random_range(0.0..std::f32::consts::TAU);
@@ -265,17 +277,17 @@ impl Scenario for Push {
         let body = RigidBodyBuilder::kinematic_position_based()
             .translation(Vector::new(start[0], 0.06, start[1]));
         let collider = ColliderBuilder::cylinder(0.06, c.pusher_radius).friction(0.3);
-        self.pusher = self.core.add_object(body, collider, 4).0;
+        self.pusher = self.base.core.add_object(body, collider, 4).0;
     }
 
     fn step(&mut self, action: &Action) -> Result<Transition, ScenarioError> {
         let space = self.action_space();
         space.validate(action)?;
         let a = space.clip(action).to_f32();
-        let (pusher, dt) = (self.pusher, self.core.dt());
+        let (pusher, dt) = (self.pusher, self.base.core.dt());
         let velocity = Vector::new(a[0], 0.0, a[1]) * self.config.pusher_max_speed;
         let lim = self.config.table_half_width - self.config.pusher_radius;
-        self.core.step_control(|w| {
+        self.base.core.step_control(|w| {
             if let Some(b) = w.bodies.get_mut(pusher) {
                 let next = b.translation() + velocity * dt;
                 b.set_next_kinematic_translation(Vector::new(
@@ -300,8 +312,8 @@ impl Scenario for Push {
     }
 
     fn state(&self) -> Vec<f32> {
-        let p = self.core.body(self.pusher).translation();
-        let cube = self.core.body(self.cube);
+        let p = self.base.core.body(self.pusher).translation();
+        let cube = self.base.core.body(self.cube);
         let (c, v) = (cube.translation(), cube.linvel());
         vec![
             p.x,
@@ -315,12 +327,6 @@ impl Scenario for Push {
             self.goal[1],
         ]
     }
-    fn control_hz(&self) -> f32 {
-        self.config.control_hz
-    }
-    fn max_episode_steps(&self) -> Option<u32> {
-        Some(self.config.max_episode_steps)
-    }
     fn colors(&self) -> ColorTable {
         let o = ObjectColor::new;
         ColorTable {
@@ -333,10 +339,6 @@ impl Scenario for Push {
                 o("pusher", [230, 30, 30], true),
             ],
         }
-    }
-    fn render(&self, width: usize, height: usize) -> Frame {
-        self.renderer
-            .render(&self.core, &self.colors(), width, height)
     }
     /// Goes around to the side of the cube away from the goal, then pushes it towards the goal.
     fn scripted_action(&self, rng: &mut dyn rand::RngCore) -> Action {
@@ -385,28 +387,6 @@ impl Scenario for Push {
             (v[0] + jitter).clamp(-1.0, 1.0),
             (v[1] - jitter).clamp(-1.0, 1.0),
         ])
-    }
-    fn arena_px(&self, width: usize, height: usize) -> Option<[f32; 4]> {
-        let l = self.config.table_half_width - self.config.cube_half_size;
-        let y = self.config.cube_half_size;
-        let a = self.renderer.camera.project([-l, y, -l], width, height)?;
-        let b = self.renderer.camera.project([l, y, l], width, height)?;
-        Some([
-            a[0].min(b[0]),
-            a[1].min(b[1]),
-            a[0].max(b[0]),
-            a[1].max(b[1]),
-        ])
-    }
-    fn camera(&self) -> Option<Camera> {
-        Some(self.renderer.camera)
-    }
-    fn scene_objects(&self) -> Vec<crate::SceneObject> {
-        crate::scene::scene_objects(&self.core, &self.colors())
-    }
-    fn nudge(&mut self, distance: f32, seed: u64) -> bool {
-        self.core.nudge(distance, seed);
-        true
     }
 }
 
@@ -474,7 +454,7 @@ mod tests {
         let mut s = Push::new(PushConfig::id(), "id").unwrap();
         s.reset(4);
         let g = s.goal;
-        s.core
+        s.base.core
             .body_mut(s.cube)
             .set_translation(Vector::new(g[0], 0.1, g[1]), true);
         let t = s.step(&Action::Continuous(vec![0.0, 0.0])).unwrap();

@@ -15,11 +15,14 @@ use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::render::{Camera, Renderer};
+use crate::base::{delegate_to_base, ScenarioBase};
+use crate::render::Camera;
 use crate::world::{
-    box_space, check_positive, check_rate, visual_only, wrap_angle, yaw_of, PhysicsCore, Range,
+    box_space, check_positive, check_rate, check_within, visual_only, wrap_angle, yaw_of, Range,
 };
-use crate::{Action, ColorTable, Frame, ObjectColor, Scenario, ScenarioError, Space, Transition};
+use crate::{
+    Action, ColorTable, ObjectColor, Scenario, ScenarioError, Space, SuccessRule, Transition,
+};
 
 /// Configuration of `reach-v0`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,11 +97,8 @@ impl ReachConfig {
         self.target_radius.check("target_radius", 0.0)?;
         self.initial_q1.check("initial_q1", -10.0)?;
         self.initial_q2.check("initial_q2", -10.0)?;
-        if !(self.damping.is_finite() && self.damping >= 0.0 && self.success_bonus.is_finite()) {
-            return Err(ScenarioError::BadConfig(
-                "damping must be >= 0 and success_bonus finite".into(),
-            ));
-        }
+        check_within("damping", self.damping, 0.0, 1e4)?;
+        check_within("success_bonus", self.success_bonus, -1e6, 1e6)?;
         Ok(())
     }
 }
@@ -108,9 +108,7 @@ const ARM_Y: f32 = 0.08;
 /// The `reach-v0` scenario.
 pub struct Reach {
     config: ReachConfig,
-    variant: String,
-    core: PhysicsCore,
-    renderer: Renderer,
+    base: ScenarioBase,
     links: [RigidBodyHandle; 2],
     target: [f32; 2],
 }
@@ -128,10 +126,14 @@ impl Reach {
         let height = (reach + 0.15) / 22f32.to_radians().tan();
         let camera = Camera::look_at([0.0, height, 0.0], [0.0; 3], [0.0, 0.0, -1.0], 44.0);
         let mut s = Self {
-            core: PhysicsCore::new(config.control_hz, config.substeps, Vector::ZERO),
-            renderer: Renderer::new(camera),
+            base: ScenarioBase::new(
+                variant,
+                config.control_hz,
+                config.substeps,
+                config.max_episode_steps,
+                camera,
+            ),
             config,
-            variant: variant.to_string(),
             links: [RigidBodyHandle::invalid(); 2],
             target: [0.0; 2],
         };
@@ -141,7 +143,7 @@ impl Reach {
 
     /// The fingertip `(x, z)`.
     pub fn fingertip(&self) -> [f32; 2] {
-        let b = self.core.body(self.links[1]);
+        let b = self.base.core.body(self.links[1]);
         let tip = b.translation()
             + *b.rotation() * Vector::new(self.config.link_lengths[1] * 0.5, 0.0, 0.0);
         [tip.x, tip.z]
@@ -157,11 +159,10 @@ impl Scenario for Reach {
     fn id(&self) -> &'static str {
         "reach-v0"
     }
-    fn variant(&self) -> &str {
-        &self.variant
-    }
-    fn config_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null)
+    delegate_to_base!();
+    /// The fingertip on the target ends the episode: success is termination.
+    fn success_rule(&self) -> SuccessRule {
+        SuccessRule::Terminated
     }
     fn action_space(&self) -> Space {
         box_space(vec![-1.0; 2], vec![1.0; 2])
@@ -180,21 +181,26 @@ impl Scenario for Reach {
     fn reset(&mut self, seed: u64) {
         let c = self.config.clone();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        self.core = PhysicsCore::new(c.control_hz, c.substeps, Vector::ZERO);
-        self.renderer.invalidate();
+        self.base.restart(Vector::ZERO);
         let [l1, l2] = c.link_lengths;
         let half = l1 + l2 + 0.15;
         let floor = ColliderBuilder::cuboid(half, 0.02, half).collision_groups(visual_only());
-        self.core.add_static(Vector::new(0.0, -0.02, 0.0), floor, 0);
+        self.base
+            .core
+            .add_static(Vector::new(0.0, -0.02, 0.0), floor, 0);
         let base = ColliderBuilder::cylinder(0.04, 0.07).collision_groups(visual_only());
-        let base = self.core.add_static(Vector::new(0.0, ARM_Y, 0.0), base, 1);
-        let base_body = self.core.world.colliders[base]
+        let base = self
+            .base
+            .core
+            .add_static(Vector::new(0.0, ARM_Y, 0.0), base, 1);
+        let base_body = self.base.core.world.colliders[base]
             .parent()
             .unwrap_or(RigidBodyHandle::invalid());
         let bearing = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
         self.target = polar(c.target_radius.sample(&mut rng), bearing);
         let marker = ColliderBuilder::cylinder(0.01, 0.06).collision_groups(visual_only());
-        self.core
+        self.base
+            .core
             .add_static(Vector::new(self.target[0], 0.01, self.target[1]), marker, 2);
         let q1 = c.initial_q1.sample(&mut rng);
         let q2 = c.initial_q2.sample(&mut rng);
@@ -213,13 +219,14 @@ impl Scenario for Reach {
             let collider = ColliderBuilder::cuboid(c.link_lengths[i] * 0.5, 0.03, 0.035)
                 .mass(c.link_masses[i])
                 .collision_groups(visual_only());
-            self.links[i] = self.core.add_object(body, collider, 3 + i).0;
+            self.links[i] = self.base.core.add_object(body, collider, 3 + i).0;
         }
         let shoulder = RevoluteJointBuilder::new(Vector::Y)
             .local_anchor1(Vector::ZERO)
             .local_anchor2(Vector::new(-l1 * 0.5, 0.0, 0.0))
             .contacts_enabled(false);
-        self.core
+        self.base
+            .core
             .world
             .impulse_joints
             .insert(base_body, self.links[0], shoulder, true);
@@ -227,7 +234,8 @@ impl Scenario for Reach {
             .local_anchor1(Vector::new(l1 * 0.5, 0.0, 0.0))
             .local_anchor2(Vector::new(-l2 * 0.5, 0.0, 0.0))
             .contacts_enabled(false);
-        self.core
+        self.base
+            .core
             .world
             .impulse_joints
             .insert(self.links[0], self.links[1], elbow, true);
@@ -239,7 +247,7 @@ impl Scenario for Reach {
         let a = space.clip(action).to_f32();
         let (t1, t2) = (a[0] * self.config.max_torque, a[1] * self.config.max_torque);
         let [first, second] = self.links;
-        self.core.step_control(|w| {
+        self.base.core.step_control(|w| {
             for (h, torque) in [(first, t1 - t2), (second, t2)] {
                 if let Some(b) = w.bodies.get_mut(h) {
                     b.reset_torques(false);
@@ -261,7 +269,10 @@ impl Scenario for Reach {
     }
 
     fn state(&self) -> Vec<f32> {
-        let (b1, b2) = (self.core.body(self.links[0]), self.core.body(self.links[1]));
+        let (b1, b2) = (
+            self.base.core.body(self.links[0]),
+            self.base.core.body(self.links[1]),
+        );
         let q1 = yaw_of(b1.rotation());
         let q2 = wrap_angle(yaw_of(b2.rotation()) - q1);
         let (w1, w2) = (b1.angvel().y, b2.angvel().y - b1.angvel().y);
@@ -277,12 +288,6 @@ impl Scenario for Reach {
             self.target[1],
         ]
     }
-    fn control_hz(&self) -> f32 {
-        self.config.control_hz
-    }
-    fn max_episode_steps(&self) -> Option<u32> {
-        Some(self.config.max_episode_steps)
-    }
     fn colors(&self) -> ColorTable {
         let o = ObjectColor::new;
         ColorTable {
@@ -295,10 +300,6 @@ impl Scenario for Reach {
                 o("link2", [30, 200, 40], true),
             ],
         }
-    }
-    fn render(&self, width: usize, height: usize) -> Frame {
-        self.renderer
-            .render(&self.core, &self.colors(), width, height)
     }
     /// Inverse kinematics to the target (the elbow closest to the current one), then a
     /// PD controller on the joint angles.
@@ -316,19 +317,6 @@ impl Scenario for Reach {
         let t2 = kp * wrap_angle(q2 - s[1]) - kd * s[3];
         let m = self.config.max_torque;
         Action::Continuous(vec![(t1 / m).clamp(-1.0, 1.0), (t2 / m).clamp(-1.0, 1.0)])
-    }
-    fn arena_px(&self, _width: usize, _height: usize) -> Option<[f32; 4]> {
-        None
-    }
-    fn camera(&self) -> Option<Camera> {
-        Some(self.renderer.camera)
-    }
-    fn scene_objects(&self) -> Vec<crate::SceneObject> {
-        crate::scene::scene_objects(&self.core, &self.colors())
-    }
-    fn nudge(&mut self, distance: f32, seed: u64) -> bool {
-        self.core.nudge(distance, seed);
-        true
     }
 }
 

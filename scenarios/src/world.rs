@@ -166,9 +166,14 @@ impl Range {
 
     /// Error unless both ends are finite and `lo <= hi` (and `lo >= min`).
     pub fn check(&self, name: &str, min: f32) -> Result<(), ScenarioError> {
-        if !self.lo.is_finite() || !self.hi.is_finite() || self.lo > self.hi || self.lo < min {
+        if !self.lo.is_finite()
+            || !self.hi.is_finite()
+            || self.lo > self.hi
+            || self.lo < min
+            || self.hi > MAX_MAGNITUDE
+        {
             return Err(ScenarioError::BadConfig(format!(
-                "{name} must be a finite range with {min} <= lo <= hi, got [{}, {}]",
+                "{name} must be a finite range with {min} <= lo <= hi <= {MAX_MAGNITUDE}, got [{}, {}]",
                 self.lo, self.hi
             )));
         }
@@ -176,11 +181,25 @@ impl Range {
     }
 }
 
-/// Error unless `value` is finite and strictly positive.
+/// The largest magnitude a length, speed, mass or force in a config may have:
+/// far beyond any scene, well inside what rapier and the renderer handle.
+pub(crate) const MAX_MAGNITUDE: f32 = 1e4;
+
+/// Error unless `value` is finite, strictly positive and at most [`MAX_MAGNITUDE`].
 pub(crate) fn check_positive(name: &str, value: f32) -> Result<(), ScenarioError> {
-    if !(value.is_finite() && value > 0.0) {
+    if !(value.is_finite() && value > 0.0 && value <= MAX_MAGNITUDE) {
         return Err(ScenarioError::BadConfig(format!(
-            "{name} must be finite and > 0, got {value}"
+            "{name} must be a number in (0, {MAX_MAGNITUDE}], got {value}"
+        )));
+    }
+    Ok(())
+}
+
+/// Error unless `value` is a number in `[lo, hi]`.
+pub(crate) fn check_within(name: &str, value: f32, lo: f32, hi: f32) -> Result<(), ScenarioError> {
+    if !(value.is_finite() && (lo..=hi).contains(&value)) {
+        return Err(ScenarioError::BadConfig(format!(
+            "{name} must be a number in [{lo}, {hi}], got {value}"
         )));
     }
     Ok(())
@@ -188,7 +207,7 @@ pub(crate) fn check_positive(name: &str, value: f32) -> Result<(), ScenarioError
 
 /// Checks shared by every config: control rate and substeps.
 pub(crate) fn check_rate(control_hz: f32, substeps: u32) -> Result<(), ScenarioError> {
-    check_positive("control_hz", control_hz)?;
+    check_within("control_hz", control_hz, 0.1, 1000.0)?;
     if substeps == 0 || substeps > 100 {
         return Err(ScenarioError::BadConfig(format!(
             "substeps must be in 1..=100, got {substeps}"

@@ -81,9 +81,7 @@ pub fn trim_metrics(out: &Path, global_step: u64) -> anyhow::Result<Curves> {
         kept.push_str(line);
         kept.push('\n');
     }
-    let tmp = out.join(".metrics.jsonl.tmp");
-    std::fs::write(&tmp, kept).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
+    somnium_files::write_atomic(&path, kept.as_bytes())?;
     Ok((train, eval))
 }
 

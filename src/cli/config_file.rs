@@ -1,8 +1,11 @@
-//! Settings files: a JSON object whose fields override a config's defaults.
+//! Settings files: a JSON object (or a TOML table, for a `.toml` file) whose
+//! fields override a config's defaults.
 //!
 //! `train --config` (model settings) and `train-agent --config` (PPO settings)
 //! both read one; a field the config does not have is refused by name, with the
-//! known fields listed, so a misspelt setting never goes silently unused.
+//! known fields listed, so a misspelt setting never goes silently unused. A
+//! value of the wrong type, and a JSON syntax error, are reported with the field
+//! they belong to.
 
 use std::path::Path;
 
@@ -19,10 +22,25 @@ pub fn overlay<T: Serialize + DeserializeOwned>(
 ) -> anyhow::Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let over: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let over = parse_settings(&text, path)?;
     overlay_value(base, over, &path.display().to_string(), what)
 }
+
+/// The settings in `text`: TOML for a `.toml` file, JSON otherwise.
+fn parse_settings(text: &str, path: &Path) -> anyhow::Result<serde_json::Value> {
+    if path.extension().is_some_and(|e| e == "toml") {
+        let table: toml::Table =
+            toml::from_str(text).with_context(|| format!("parsing {}", path.display()))?;
+        return serde_json::to_value(table).with_context(|| format!("reading {}", path.display()));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        let field = somnium_files::json_field_at(text, e.line(), e.column())
+            .map(|k| format!(" (field `{k}`)"))
+            .unwrap_or_default();
+        anyhow::anyhow!("parsing {}{field}: {e}", path.display())
+    })
+}
+
 
 fn overlay_value<T: Serialize + DeserializeOwned>(
     base: &T,
@@ -41,7 +59,9 @@ fn overlay_value<T: Serialize + DeserializeOwned>(
         }
         b.insert(k.clone(), v.clone());
     }
-    serde_json::from_value(merged).with_context(|| format!("{what} in {source}"))
+    serde_path_to_error::deserialize(merged).map_err(|e| {
+        anyhow::anyhow!("{what} in {source}: field `{}`: {}", e.path(), e.inner())
+    })
 }
 
 #[cfg(test)]
@@ -80,6 +100,26 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("learning_rat") && e.contains("\"lr\""), "{e}");
+    }
+
+    #[test]
+    fn a_nan_in_json_is_refused_naming_its_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, "{\"steps\": 4, \"lr\": NaN}").unwrap();
+        let e = overlay(&BASE, &path, "PPO").unwrap_err().to_string();
+        assert!(e.contains("`lr`"), "{e}");
+    }
+
+    #[test]
+    fn a_toml_file_overrides_like_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "steps = 16\n").unwrap();
+        assert_eq!(overlay(&BASE, &path, "PPO").unwrap().steps, 16);
+        std::fs::write(&path, "steps = -1\n").unwrap();
+        let e = overlay(&BASE, &path, "PPO").unwrap_err().to_string();
+        assert!(e.contains("`steps`"), "{e}");
     }
 
     #[test]

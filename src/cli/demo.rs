@@ -1,11 +1,12 @@
-//! `somnium demo`: the shipped bounce model dreaming against physics, in about a
-//! minute on two cores: key numbers on stdout, the report and GIFs in --out.
+//! `somnium demo`: the shipped bounce model dreaming against physics, in about
+//! 15 s on two cores: key numbers on stdout, the report and GIFs in --out.
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 use candle_core::Device;
-use somnium_env::bench::BenchConfig;
+use somnium_files::OutputKind;
+use somnium_env::consistency::ConsistencyConfig;
 use somnium_env::lockstep::ActionPlan;
 use somnium_env::DreamModel;
 
@@ -35,19 +36,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.model.display()
         );
     }
+    super::claim_out(&args.out, &OutputKind::REPORT)?;
     let started = std::time::Instant::now();
     let model = DreamModel::load(&args.model, &Device::Cpu)?;
     println!(
         "somnium demo: {} dreaming bounce-v0 next to rapier physics",
         args.model.display()
     );
-    let config = BenchConfig {
+    let config = ConsistencyConfig {
         episodes: args.episodes,
         max_horizon: args.horizon,
         plan: ActionPlan::Random { seed: 0 },
         batch: args.episodes.max(1),
         follow_episodes: args.episodes.min(4),
-        ..BenchConfig::default()
+        ..ConsistencyConfig::default()
     };
     super::eval::evaluate(&model, "bounce-v0", "id", &config, &args.out)?;
     println!(

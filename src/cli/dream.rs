@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use somnium_env::bench::episodes::EpisodeFrames;
-use somnium_env::bench::output::episode_gif;
+use somnium_env::consistency::episodes::EpisodeFrames;
+use somnium_env::consistency::output::episode_gif;
 use somnium_env::lockstep::{run_lockstep, ActionPlan};
 use somnium_env::rollout::{self, Rollout};
+use somnium_files::OutputKind;
 use somnium_env::{EnvKind, EnvString};
 
 /// Arguments of `somnium dream`.
@@ -101,6 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let mut dream = spec.build_dream(&Device::Cpu)?;
+    super::claim_out(&args.out, &OutputKind::ROLLOUT)?;
     let plan = ActionPlan::named(&args.policy, args.seed)?;
     let bar = ProgressBar::new(args.steps as u64);
     bar.set_style(ProgressStyle::with_template(

@@ -1,4 +1,4 @@
-//! `somnium eval`: the physics-consistency benchmark of a model on a scenario:
+//! `somnium eval`: the physics-consistency evaluation of a model on a scenario:
 //! report.json, report.md, PNG plots of error against horizon with the
 //! baselines, and GIFs of the worst and median episodes.
 
@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use somnium_env::bench::output::write_outputs;
-use somnium_env::bench::{run_benchmark, BenchConfig, BenchReport};
+use somnium_files::OutputKind;
+use somnium_env::consistency::output::write_outputs;
+use somnium_env::consistency::{run_consistency, ConsistencyConfig, ConsistencyReport};
 use somnium_env::lockstep::ActionPlan;
 use somnium_env::DreamModel;
 
@@ -47,26 +48,26 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-/// Runs the benchmark and writes its outputs; shared with `somnium demo`.
+/// Runs the consistency evaluation and writes its outputs; shared with `somnium demo`.
 pub fn evaluate(
     model: &DreamModel,
     scenario: &str,
     variant: &str,
-    config: &BenchConfig,
+    config: &ConsistencyConfig,
     out: &Path,
-) -> anyhow::Result<BenchReport> {
+) -> anyhow::Result<ConsistencyReport> {
     let scenario = somnium_scenarios::make(scenario, variant)?;
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template(
         "{msg} {bar:40} {pos}/{len} dreamed batch steps {elapsed} (eta {eta})",
     )?);
     bar.set_message(format!("{} {}", scenario.id(), variant));
-    let outcome = run_benchmark(model, scenario.as_ref(), config, |done, total| {
+    let outcome = run_consistency(model, scenario.as_ref(), config, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })?;
     bar.finish_and_clear();
-    let written = write_outputs(out, &outcome, model.frame_size(), scenario.control_hz())
+    let written = write_outputs(out, &outcome, model.frame_size(), scenario.render_fps())
         .with_context(|| format!("writing the report in {}", out.display()))?;
     print_key_numbers(&outcome.report);
     println!(
@@ -81,7 +82,7 @@ pub fn evaluate(
 }
 
 /// The headline numbers of a report, on stdout.
-pub fn print_key_numbers(r: &BenchReport) {
+pub fn print_key_numbers(r: &ConsistencyReport) {
     let f = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.2}"));
     let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{:.1}%", 100.0 * x));
     println!(
@@ -136,15 +137,16 @@ pub fn print_key_numbers(r: &BenchReport) {
 
 /// Run `somnium eval`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    super::claim_out(&args.out, &OutputKind::REPORT)?;
     let model = DreamModel::load(&args.model, &Device::Cpu)?;
-    let config = BenchConfig {
+    let config = ConsistencyConfig {
         episodes: args.episodes,
         max_horizon: args.horizon,
         seed: args.seed,
         plan: ActionPlan::named(&args.policy, args.seed)?,
         batch: args.batch,
         follow_horizon: args.follow_steps,
-        ..BenchConfig::default()
+        ..ConsistencyConfig::default()
     };
     evaluate(&model, &args.scenario, &args.variant, &config, &args.out)?;
     Ok(())

@@ -12,13 +12,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use candle_core::Device;
 use somnium_agents::{
     summarise, CemConfig, CemPlanner, EnvTarget, EpisodeRun, EvalOptions, EvalSummary, Evaluator,
     ObsKind, Policy, PpoAgent, PpoPolicy, RandomPolicy, ScriptedPolicy,
 };
 use somnium_env::DreamModel;
+use somnium_files::OutputKind;
 
 use super::eval_agent_report::{markdown, side_by_side_gif, Disagreement};
 
@@ -108,10 +109,7 @@ fn make_policy(args: &Args) -> anyhow::Result<(Box<dyn Policy>, Option<somnium_a
 }
 
 fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
+    Ok(somnium_files::write_atomic(path, text.as_bytes())?)
 }
 
 /// The evaluation options of each env: physics renders what the policy and the
@@ -171,6 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             t.check_obs(spec.kind)?;
         }
     }
+    super::claim_out(&args.out, &OutputKind::REPORT)?;
     let options = eval_options(&args, &targets, spec.as_ref())?;
     let mut evaluators: Vec<Evaluator> = targets
         .iter()
@@ -181,8 +180,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|_| make_policy(&args).map(|p| p.0))
         .collect::<Result<_, _>>()?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
     let start = std::time::Instant::now();
     let parallel = evaluators[0].parallel();
     let mut results: Vec<Vec<somnium_agents::EpisodeResult>> = vec![Vec::new(); targets.len()];
@@ -236,9 +233,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let mut gifs = Vec::new();
+    let fps = match targets.first() {
+        Some(t) => t.render_fps()?,
+        None => 15.0,
+    };
     for (_, a, b) in &worst {
         let name = format!("seed_{}.gif", a.result.seed);
-        side_by_side_gif(&args.out.join(&name), &a.frames, &b.frames)?;
+        side_by_side_gif(&args.out.join(&name), &a.frames, &b.frames, fps)?;
         gifs.push((a.result.seed, name));
     }
     let disagreements = match summaries.as_slice() {

@@ -171,8 +171,8 @@ fn join(a: &Frame, b: &Frame) -> Frame {
     }
 }
 
-/// Writes the GIF of `a | b` (frame by frame) to `path`.
-pub fn side_by_side_gif(path: &Path, a: &[Frame], b: &[Frame]) -> anyhow::Result<()> {
+/// Writes the GIF of `a | b` (frame by frame) to `path`, playing at `fps`.
+pub fn side_by_side_gif(path: &Path, a: &[Frame], b: &[Frame], fps: f32) -> anyhow::Result<()> {
     let (Some(last_a), Some(last_b)) = (a.last(), b.last()) else {
         anyhow::bail!("no frames recorded for {}", path.display());
     };
@@ -180,7 +180,7 @@ pub fn side_by_side_gif(path: &Path, a: &[Frame], b: &[Frame]) -> anyhow::Result
         .map(|t| join(a.get(t).unwrap_or(last_a), b.get(t).unwrap_or(last_b)))
         .collect();
     let scale = if last_a.height <= 32 { 4 } else { 2 };
-    write_gif(path, &frames, scale, 15.0)?;
+    write_gif(path, &frames, scale, fps)?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use candle_core::Device;
+use somnium_files::OutputKind;
 use somnium_env::dream::checkpoint_dir;
 use somnium_world_model::checkpoint::{self, Checkpoint};
 use somnium_world_model::config::ModelConfig;
@@ -48,6 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.sampling_context_noise = noise;
     }
     cfg.validate().context("the exported config")?;
+    super::claim_out(&args.out, &OutputKind::MODEL)?;
     let (weights, from) = if ckpt.ema.is_empty() {
         (ckpt.weights.clone(), "weights")
     } else {

@@ -3,6 +3,8 @@
 mod agent_resume;
 pub mod bench;
 mod config_file;
+#[cfg(test)]
+mod config_limits_tests;
 pub mod demo;
 pub mod dream;
 pub mod eval;
@@ -11,6 +13,7 @@ pub mod eval_agent_report;
 pub mod export;
 pub mod record;
 pub mod render;
+pub mod results;
 pub mod scenarios;
 pub mod serve;
 pub mod train;
@@ -18,3 +21,34 @@ pub mod train_agent;
 pub mod train_codec;
 mod train_setup;
 pub mod view;
+
+use std::path::Path;
+
+use somnium_files::{Claim, OutputKind};
+
+/// Claims `--out` for one kind of output before any work is done: a missing
+/// directory is created, an empty one or one already holding `kind` granted,
+/// anything else refused, naming what is there. No command writes into, or
+/// deletes from, a directory it does not own.
+pub fn claim_out(dir: &Path, kind: &OutputKind) -> anyhow::Result<Claim> {
+    somnium_files::claim_dir(dir, kind).map_err(|e| anyhow::anyhow!("--out {e}"))
+}
+
+/// [`claim_out`] for a run that `--resume` continues: an existing run is
+/// granted only with `--resume` (so a new run never overwrites an old one's
+/// checkpoints and metrics), and `--resume` needs one.
+pub fn claim_run_out(dir: &Path, kind: &OutputKind, resume: bool) -> anyhow::Result<()> {
+    match (claim_out(dir, kind)?, resume) {
+        (Claim::Existing, false) => anyhow::bail!(
+            "--out {} already holds a {}: pass --resume to go on with it, or give another --out",
+            dir.display(),
+            kind.name
+        ),
+        (Claim::Created | Claim::Empty, true) => anyhow::bail!(
+            "--resume: {} holds no {} to resume",
+            dir.display(),
+            kind.name
+        ),
+        _ => Ok(()),
+    }
+}

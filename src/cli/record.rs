@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use somnium_files::OutputKind;
 use somnium_env::record::{record, BehaviourPolicy, RecordOptions};
 
 use super::scenarios::ScenarioChoice;
@@ -50,6 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_episode_steps: args.max_steps,
         progress: true,
     };
+    super::claim_out(&args.out, &OutputKind::DATASET)?;
     let s = record(&*factory, &args.out, &opts)?;
     let m = &s.manifest;
     if s.resumed_from > 0 {

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use somnium_env::gif_out::write_gif;
@@ -40,6 +39,8 @@ pub struct Args {
 /// Run `somnium render`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let policy = BehaviourPolicy::parse(&args.policy)?;
+    somnium_files::claim_file(&args.out, &somnium_files::OutputKind::GIF)
+        .map_err(|e| anyhow::anyhow!("--out {e}"))?;
     let scenario = (args.scenario.factory()?)()?;
     let mut env = PhysicsEnv::new(scenario, args.size, args.size)?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
@@ -62,11 +63,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             break;
         }
     }
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
     let spec = env.spec();
-    write_gif(&args.out, &frames, args.scale, spec.control_hz)?;
+    write_gif(&args.out, &frames, args.scale, spec.render_fps())?;
     println!(
         "{} ({}) seed {}: {} steps ({end}), return {total_reward:.3}, {} frames of {}x{} at {} Hz -> {}",
         spec.id,

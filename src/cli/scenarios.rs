@@ -98,7 +98,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "state_names": names,
             "variants": somnium_scenarios::variants(id),
             "control_hz": s.control_hz(),
+            "render_fps": s.render_fps(),
             "max_episode_steps": s.max_episode_steps(),
+            "arena_size": s.arena_size(),
+            "success": s.success_rule(),
+            "variant_info": somnium_scenarios::variants(id)
+                .iter()
+                .map(|v| somnium_scenarios::describe(id, v))
+                .collect::<Result<Vec<_>, _>>()?,
         }));
     }
     if args.json {
@@ -118,8 +125,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .filter_map(|v| v.as_str())
             .collect();
         println!("  state      {} values: {}", names.len(), names.join(", "));
-        println!("  variants   id, ood");
+        let variants: Vec<String> = row["variant_info"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                format!(
+                    "{} ({} Hz)",
+                    v["name"].as_str().unwrap_or("?"),
+                    v["control_hz"]
+                )
+            })
+            .collect();
+        println!("  variants   {}", variants.join(", "));
         println!("  control    {} Hz, time limit {limit}", row["control_hz"]);
+        println!("  success    {}", row["success"].as_str().unwrap_or("?"));
     }
     Ok(())
 }

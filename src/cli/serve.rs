@@ -2,6 +2,7 @@
 //! dm_env_rpc protocol, for agents in other languages (see `python/`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use somnium_env::server::{default_factory, run_until_ctrl_c, ServerConfig};
@@ -25,6 +26,11 @@ pub struct Args {
     /// Free a world that got no request for this many seconds.
     #[arg(long, default_value_t = 300)]
     pub idle_timeout_s: u64,
+    /// The only directory dream worlds load models from. A CreateWorld `model`
+    /// names a checkpoint relative to it (`bounce`, or `models/bounce` with its
+    /// own name in front); absolute paths, `..` and links out of it are refused.
+    #[arg(long, default_value = "models")]
+    pub models_dir: PathBuf,
 }
 
 /// Run `somnium serve` until Ctrl-C or SIGTERM.
@@ -45,11 +51,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.bind
         );
     }
+    if !args.models_dir.is_dir() {
+        eprintln!(
+            "warning: --models-dir {} is not a directory: dream worlds will be refused",
+            args.models_dir.display()
+        );
+    }
     let config = ServerConfig {
         max_worlds: args.max_worlds,
         max_message_bytes: args.max_message_mib << 20,
         idle_timeout: Duration::from_secs(args.idle_timeout_s),
         token: args.token,
+        models_dir: args.models_dir,
     };
     run_until_ctrl_c(args.bind, config, default_factory())?;
     Ok(())

@@ -9,17 +9,19 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
+use somnium_files::OutputKind;
 use somnium_env::dream::checkpoint_dir;
 use somnium_world_model::data::DatasetReader;
 use somnium_world_model::metrics::{EvalReport, FrameSpec};
 use somnium_world_model::plots;
 use somnium_world_model::sampler::SampleOptions;
+use somnium_world_model::checkpoint::Provenance;
 use somnium_world_model::train::checkpointing::saved_train_config;
 use somnium_world_model::train::evaluate::{rollout_report, RolloutEvalOptions, RolloutResult};
 use somnium_world_model::train::{median_background, TrainConfig, Trainer, WindowSource};
 
 use super::train_setup::{
-    frame_codec, init_model_config, load_windows, manifest_hash, model_config,
+    frame_codec, init_model_config, load_windows, manifest_hash, model_config, ModelChoice,
 };
 
 /// Arguments of `somnium train`.
@@ -128,6 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let device = Device::Cpu;
     let reader = DatasetReader::open(&args.data)
         .with_context(|| format!("opening dataset {}", args.data.display()))?;
+    super::claim_run_out(&args.out, &OutputKind::TRAINING_RUN, args.resume)?;
     let ckpt_dir = args.out.join("ckpt");
     // The checkpoint a fine-tuning run starts from (not read when resuming).
     let init_dir = match (&args.init_from, args.resume) {
@@ -150,14 +153,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             init_from: args.init_from.as_ref().map(|p| p.display().to_string()),
             ..TrainConfig::default()
         };
+        let choice = ModelChoice {
+            preset: &args.preset,
+            config: args.config.as_deref(),
+            sampling_steps: args.sampling_steps,
+            target: args.target.as_deref(),
+            predict_delta: args.predict_delta,
+            no_delta: args.no_delta,
+        };
         let cfg = match &init_dir {
-            None => model_config(&args, &reader)?,
-            Some((path, dir)) => init_model_config(&args, &reader, path, dir)?,
+            None => model_config(&choice, &reader)?,
+            Some((path, dir)) => init_model_config(&choice, &reader, path, dir)?,
         };
         (cfg, tc)
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
     let codec = frame_codec(&cfg, args.codec.as_deref(), &device)?;
     println!(
         "model: {} parameters, {:.2} GFLOP per window forward; latents {:?}, {} tokens per frame, window {}",
@@ -200,6 +209,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let can_rollout = !spec.colors.is_empty() && !val.episodes().is_empty();
     let mut trainer = Trainer::new(&cfg, train_cfg.clone(), train, Some(&val), bg)?;
     let mut elapsed_before = 0.0;
+    let hash = manifest_hash(&args.data);
+    if !args.resume {
+        trainer.set_provenance(Provenance::of_dataset(
+            spec,
+            &args.data.display().to_string(),
+            &hash,
+            std::env::args().collect(),
+        ));
+    }
     if let Some((path, dir)) = &init_dir {
         let from = trainer
             .warm_start(dir)
@@ -218,7 +236,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             elapsed_before / 60.0
         );
     }
-    let hash = manifest_hash(&args.data);
     let budget_s = args.minutes.map(|m| m * 60.0);
     let total_steps = args.steps;
     let bar = ProgressBar::new(total_steps.unwrap_or(0)).with_style(ProgressStyle::with_template(

@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
+use somnium_files::OutputKind;
 use somnium_agents::ppo::{PpoConfig, PpoTrainer};
 use somnium_agents::{EnvTarget, EvalOptions, Evaluator, ObsKind, PpoAgent, PpoPolicy};
 use somnium_env::Space;
@@ -132,11 +133,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.eval_episodes == 0 {
         bail!("--eval-episodes must be at least 1");
     }
+    super::claim_run_out(&args.out, &OutputKind::AGENT_RUN, args.resume)?;
     if args.resume {
         super::agent_resume::check_saved_run(&args.out, &config, &target.to_string())?;
     } else {
-        std::fs::create_dir_all(&args.out)
-            .with_context(|| format!("creating {}", args.out.display()))?;
         std::fs::write(
             args.out.join("ppo_config.json"),
             serde_json::to_string_pretty(&config)?,
@@ -278,9 +278,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "eval_curve": eval_curve,
         "config": config,
     });
-    let tmp = args.out.join(".summary.json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&summary)?)?;
-    std::fs::rename(&tmp, args.out.join("summary.json"))?;
+    somnium_files::write_atomic(
+        &args.out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
     println!(
         "done: {} steps in {wall:.1} s ({:.0} steps/s); final eval on {eval_target}: {:.1} +- {:.1}; wrote {}",
         trainer.global_step(),

@@ -10,6 +10,7 @@ use candle_core::{DType, Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use somnium_files::OutputKind;
 use somnium_world_model::codec::{ConvAutoencoder, FrameCodec};
 use somnium_world_model::data::DatasetReader;
 use somnium_world_model::optim::{lr_at, AdamW, AdamWParams, LrSchedule};
@@ -58,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let device = Device::Cpu;
     let reader = DatasetReader::open(&args.data)
         .with_context(|| format!("opening dataset {}", args.data.display()))?;
+    super::claim_out(&args.out, &OutputKind::CODEC)?;
     let (h, w) = (reader.spec().height, reader.spec().width);
     let total = reader.len();
     if total < 2 {
@@ -129,13 +131,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         recon.extend(out.flatten_all()?.to_dtype(DType::U8)?.to_vec1::<u8>()?);
     }
     let score = psnr(&recon, &val);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
     ae.save(&args.out.join("codec.safetensors"))?;
     let report = serde_json::json!({"channels": args.channels, "frame_size": [h, w], "steps": args.steps, "held_out_psnr_db": score, "minutes": start.elapsed().as_secs_f64() / 60.0});
-    let tmp = args.out.join("codec.json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&report)?)?;
-    std::fs::rename(&tmp, args.out.join("codec.json"))?;
+    somnium_files::write_atomic(
+        &args.out.join("codec.json"),
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
     println!(
         "codec: held-out PSNR {score:.2} dB after {} steps in {:.1} min -> {}",
         args.steps,

@@ -14,16 +14,35 @@ use somnium_world_model::data::{DatasetReader, ManifestActionSpace};
 use somnium_world_model::train::checkpointing::saved_train_config;
 use somnium_world_model::train::WindowSource;
 
-use super::train::Args;
+/// What the command line says about the model: `--preset`, `--config`,
+/// `--sampling-steps`, `--target`, `--predict-delta` / `--no-delta`.
+#[derive(Clone, Debug)]
+pub struct ModelChoice<'a> {
+    pub preset: &'a str,
+    pub config: Option<&'a Path>,
+    pub sampling_steps: Option<usize>,
+    pub target: Option<&'a str>,
+    pub predict_delta: bool,
+    pub no_delta: bool,
+}
+
+/// The preset with the `--config` file's fields put over it, validated before
+/// any of it is used (a zero or a NaN is refused by name, never divided by).
+pub fn preset_with_overrides(preset: &str, config: Option<&Path>) -> anyhow::Result<ModelConfig> {
+    let mut cfg = ModelConfig::preset(preset)?;
+    if let Some(path) = config {
+        cfg = super::config_file::overlay(&cfg, path, "model config")?;
+        cfg.validate()
+            .with_context(|| format!("model config in {}", path.display()))?;
+    }
+    Ok(cfg)
+}
 
 /// The model config for this dataset: the preset (and overrides) with the
 /// dataset's frame size and action space.
-pub fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<ModelConfig> {
+pub fn model_config(args: &ModelChoice, reader: &DatasetReader) -> anyhow::Result<ModelConfig> {
     let spec = reader.spec();
-    let mut cfg = ModelConfig::preset(&args.preset)?;
-    if let Some(path) = &args.config {
-        cfg = super::config_file::overlay(&cfg, path, "model config")?;
-    }
+    let mut cfg = preset_with_overrides(args.preset, args.config)?;
     let scale = (cfg.frame_size[0] / cfg.model_size[0]).max(1);
     cfg.frame_size = [spec.height, spec.width];
     if cfg.codec == CodecKind::Pixel {
@@ -41,7 +60,7 @@ pub fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<Model
         }
         cfg.sampling_steps = k;
     }
-    match args.target.as_deref() {
+    match args.target {
         None => {}
         Some("x0") => cfg.target = PredictionTarget::X0,
         Some("velocity") => {
@@ -59,7 +78,7 @@ pub fn model_config(args: &Args, reader: &DatasetReader) -> anyhow::Result<Model
 /// against the dataset (frame size and action space must match), with
 /// `--sampling-steps` applied.
 pub fn init_model_config(
-    args: &Args,
+    args: &ModelChoice,
     reader: &DatasetReader,
     path: &Path,
     dir: &Path,
@@ -74,7 +93,7 @@ pub fn init_model_config(
             path.display(),
             cfg.frame_size,
             cfg.action,
-            args.data.display(),
+            reader.dir().display(),
             data.frame_size,
             data.action
         );

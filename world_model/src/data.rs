@@ -158,19 +158,10 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory
-/// (`path` + `.tmp`), flushed to disk, then renamed into place.
+/// Writes `bytes` to `path` atomically (see [`somnium_files::write_atomic`]).
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), DataError> {
-    use std::io::Write;
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(TEMP_SUFFIX);
-    let tmp = std::path::PathBuf::from(tmp_name);
-    let mut file = std::fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
-    file.write_all(bytes).map_err(|e| DataError::io(&tmp, e))?;
-    file.sync_all().map_err(|e| DataError::io(&tmp, e))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+    somnium_files::write_atomic(path, bytes).map_err(|e| {
+        let (path, source) = e.into_io();
+        DataError::io(&path, source)
+    })
 }
-
-/// Suffix of the temporary files [`write_atomic`] leaves if interrupted.
-pub(crate) const TEMP_SUFFIX: &str = ".tmp";

@@ -60,26 +60,10 @@ pub(crate) fn check_frame(
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory,
-/// flushed, then renamed into place.
+/// Writes `bytes` to `path` atomically (see [`somnium_files::write_atomic`]).
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), EvalError> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".eval-").suffix(".tmp");
-    // Readable like any file the user writes (tempfile's default is owner-only).
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| EvalError::io(dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| EvalError::io(path, e))?;
-    tmp.persist(path)
-        .map_err(|e| EvalError::io(path, e.error))?;
-    Ok(())
+    somnium_files::write_atomic(path, bytes).map_err(|e| {
+        let (path, source) = e.into_io();
+        EvalError::io(&path, source)
+    })
 }

@@ -114,11 +114,32 @@ impl PpoConfig {
         ((self.total_steps / self.batch_size().max(1) as u64) as usize).max(1)
     }
 
-    /// Error naming the first invalid setting.
+    /// Error naming the first invalid setting. Counts have upper limits so a
+    /// settings file cannot ask for more memory than a machine has.
     pub fn validate(&self) -> Result<(), AgentError> {
         let bad = |m: String| Err(AgentError::BadConfig(m));
-        if self.num_envs == 0 || self.num_steps == 0 {
-            return bad("num_envs and num_steps must be at least 1".into());
+        let counts = [
+            ("num_envs", self.num_envs, 1, 4096),
+            ("num_steps", self.num_steps, 1, 1 << 20),
+            ("update_epochs", self.update_epochs, 1, 1000),
+            ("hidden", self.hidden, 1, 8192),
+            ("frame_stack", self.frame_stack, 1, 64),
+            ("frame_size", self.frame_size, 1, 512),
+        ];
+        for (name, v, lo, hi) in counts {
+            if !(lo..=hi).contains(&v) {
+                return bad(format!("{name} {v} must be in {lo}..={hi}"));
+            }
+        }
+        if self.batch_size() > 1 << 22 {
+            return bad(format!(
+                "num_envs * num_steps = {} is above the limit {}",
+                self.batch_size(),
+                1 << 22
+            ));
+        }
+        if self.total_steps == 0 || self.total_steps > 1 << 40 {
+            return bad(format!("total_steps {} must be in 1..=2^40", self.total_steps));
         }
         if self.num_minibatches == 0 || self.num_minibatches > self.batch_size() {
             return bad(format!(
@@ -127,22 +148,30 @@ impl PpoConfig {
                 self.batch_size()
             ));
         }
-        if self.update_epochs == 0 {
-            return bad("update_epochs must be at least 1".into());
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad(format!("learning_rate {} must be > 0", self.learning_rate));
-        }
-        for (name, v) in [("gamma", self.gamma), ("gae_lambda", self.gae_lambda)] {
-            if !(0.0..=1.0).contains(&v) {
-                return bad(format!("{name} {v} must be within [0, 1]"));
+        let reals = [
+            ("learning_rate", self.learning_rate, 1e-12, 10.0),
+            ("gamma", f64::from(self.gamma), 0.0, 1.0),
+            ("gae_lambda", f64::from(self.gae_lambda), 0.0, 1.0),
+            ("clip_coef", f64::from(self.clip_coef), 1e-9, 10.0),
+            ("ent_coef", f64::from(self.ent_coef), 0.0, 100.0),
+            ("vf_coef", f64::from(self.vf_coef), 0.0, 100.0),
+            ("max_grad_norm", self.max_grad_norm, 1e-9, 1e6),
+        ];
+        for (name, v, lo, hi) in reals {
+            if !(v.is_finite() && (lo..=hi).contains(&v)) {
+                return bad(format!("{name} {v} must be a number in [{lo}, {hi}]"));
             }
         }
-        if !(self.clip_coef > 0.0) || !(self.max_grad_norm > 0.0) {
-            return bad("clip_coef and max_grad_norm must be > 0".into());
+        if let Some(kl) = self.target_kl {
+            if !(kl.is_finite() && kl > 0.0) {
+                return bad(format!("target_kl {kl} must be a number > 0 (or absent)"));
+            }
         }
-        if self.obs == ObsKind::Frames && (self.frame_size < 18 || self.frame_stack == 0) {
-            return bad("frames need frame_size >= 18 and frame_stack >= 1".into());
+        if self.obs == ObsKind::Frames && self.frame_size < 18 {
+            return bad(format!(
+                "frame_size {} must be at least 18 for frames (the CNN's receptive field)",
+                self.frame_size
+            ));
         }
         Ok(())
     }

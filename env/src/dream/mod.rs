@@ -11,11 +11,13 @@
 
 mod imagine;
 mod model;
+mod provenance_check;
 #[cfg(test)]
 mod tests;
 mod vector;
 
 pub use model::{checkpoint_dir, DreamModel};
+pub use provenance_check::{mismatch_allowed, ALLOW_MISMATCH_ENV};
 pub use vector::DreamVecEnv;
 
 use rand::{RngCore, SeedableRng};
@@ -82,6 +84,7 @@ impl DreamEnv {
     /// Dreams `scenario` with `model`; refuses a model whose actions or frames do
     /// not fit the scenario.
     pub fn new(scenario: Box<dyn Scenario>, model: DreamModel) -> Result<Self, EnvError> {
+        model.check_scenario(scenario.as_ref())?;
         let action_space = scenario.action_space();
         let fits = match (&model.config().action, &action_space) {
             (ActionKind::Continuous { dim }, Space::Box { .. }) => *dim == action_space.flat_dim(),

@@ -16,6 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use somnium_scenarios::Frame;
+use somnium_world_model::checkpoint::Provenance;
 use somnium_world_model::codec::{codec_for, ConvAutoencoder, FrameCodec};
 use somnium_world_model::config::{CodecKind, ModelConfig};
 use somnium_world_model::dit::DiT;
@@ -34,6 +35,8 @@ pub struct DreamModel {
     codec: Arc<dyn FrameCodec>,
     options: SampleOptions,
     source: Option<PathBuf>,
+    /// What the checkpoint says it was trained on (`None` when it does not say).
+    provenance: Option<Arc<Provenance>>,
 }
 
 impl DreamModel {
@@ -53,6 +56,7 @@ impl DreamModel {
             codec: Arc::from(codec),
             options,
             source: None,
+            provenance: None,
         })
     }
 
@@ -105,6 +109,7 @@ impl DreamModel {
         };
         let mut m = Self::new(model, codec)?;
         m.source = Some(path.to_path_buf());
+        m.provenance = read_provenance(&dir)?.map(Arc::new);
         Ok(m)
     }
 
@@ -117,6 +122,18 @@ impl DreamModel {
     /// The model's configuration.
     pub fn config(&self) -> &ModelConfig {
         self.model.config()
+    }
+
+    /// The scenario, data and command the model was trained with, when its
+    /// checkpoint records them.
+    pub fn provenance(&self) -> Option<&Provenance> {
+        self.provenance.as_deref()
+    }
+
+    /// Replaces the recorded provenance (e.g. for a model built in memory).
+    pub fn with_provenance(mut self, provenance: Option<Provenance>) -> Self {
+        self.provenance = provenance.map(Arc::new);
+        self
     }
 
     /// The path the model was loaded from, if any.
@@ -155,6 +172,16 @@ impl DreamModel {
         let t = Tensor::from_vec(data, (1, frames.len(), h, w, 3), self.model.device())?;
         Ok(self.codec.encode(&t)?.squeeze(0)?.detach())
     }
+}
+
+/// The provenance recorded in the checkpoint index in `dir`, if any.
+fn read_provenance(dir: &Path) -> Result<Option<Provenance>, EnvError> {
+    let path = dir.join(somnium_world_model::checkpoint::CONFIG_FILE);
+    let bad = |e: String| EnvError::Model(format!("{}: {e}", path.display()));
+    let bytes = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
+    let index: somnium_world_model::checkpoint::CheckpointIndex =
+        serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    Ok(index.meta.provenance)
 }
 
 /// The checkpoint directory `path` names (see [`DreamModel::load`]).

@@ -1,8 +1,7 @@
 //! Writing a rollout directory atomically and reading it back with validation.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -24,45 +23,24 @@ fn bool_bytes(v: &[bool]) -> Vec<u8> {
     v.iter().map(|&b| b as u8).collect()
 }
 
-/// A fresh sibling path of `dir` with `tag` in its name.
-fn sibling(dir: &Path, tag: &str) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = dir
-        .file_name()
-        .map_or_else(|| "rollout".into(), |n| n.to_string_lossy().into_owned());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.with_file_name(format!(".{name}.{tag}-{}-{n}", std::process::id()))
+/// Writes `rollout` into the directory `dir`: created if missing, granted if
+/// empty or already a rollout, refused otherwise ([`somnium_files::claim_dir`]).
+/// Only the rollout's own two files are replaced, each atomically, the tensors
+/// first and the metadata last; any other file in `dir` is left as it was.
+pub fn write(dir: &Path, rollout: &Rollout) -> Result<(), RolloutError> {
+    rollout.validate()?;
+    somnium_files::claim_dir(dir, &somnium_files::OutputKind::ROLLOUT)?;
+    write_files(dir, rollout)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RolloutError> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
-    f.write_all(bytes).map_err(|e| io_err(path, e))?;
-    f.sync_all().map_err(|e| io_err(path, e))
+    somnium_files::write_atomic(path, bytes).map_err(|e| {
+        let (path, source) = e.into_io();
+        io_err(&path, source)
+    })
 }
 
-/// Writes `rollout` to the directory `dir` (created, or replaced as a whole):
-/// built under a temporary sibling name and renamed into place.
-pub fn write(dir: &Path, rollout: &Rollout) -> Result<(), RolloutError> {
-    rollout.validate()?;
-    let dir = if dir.file_name().is_none() {
-        dir.join("rollout")
-    } else {
-        dir.to_path_buf()
-    };
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-    }
-    let tmp = sibling(&dir, "tmp");
-    std::fs::create_dir(&tmp).map_err(|e| io_err(&tmp, e))?;
-    let result = write_files(&tmp, rollout).and_then(|()| swap_into_place(&tmp, &dir));
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
-}
-
-fn write_files(tmp: &Path, r: &Rollout) -> Result<(), RolloutError> {
+fn write_files(dir: &Path, r: &Rollout) -> Result<(), RolloutError> {
     let owned: Vec<(&str, Vec<u8>)> = vec![
         ("actions", f32_bytes(&r.actions)),
         ("physics_states", f32_bytes(&r.physics_states)),
@@ -85,7 +63,7 @@ fn write_files(tmp: &Path, r: &Rollout) -> Result<(), RolloutError> {
                 .map_or(&[][..], |(_, b)| b),
         }
     };
-    let path = tmp.join(TENSOR_FILE);
+    let path = dir.join(TENSOR_FILE);
     let mut views = Vec::new();
     for spec in r.meta.tensor_shapes() {
         let dtype = if spec.is_u8 { Dtype::U8 } else { Dtype::F32 };
@@ -96,25 +74,9 @@ fn write_files(tmp: &Path, r: &Rollout) -> Result<(), RolloutError> {
     let info = HashMap::from([("format".to_string(), FORMAT.to_string())]);
     let data = safetensors::serialize(views, Some(info)).map_err(|e| io_err(&path, e))?;
     write_synced(&path, &data)?;
-    let meta_path = tmp.join(META_FILE);
+    let meta_path = dir.join(META_FILE);
     let json = serde_json::to_vec_pretty(&r.meta).map_err(|e| io_err(&meta_path, e))?;
     write_synced(&meta_path, &json)
-}
-
-/// Renames `tmp` to `dir`, moving an existing `dir` aside first and removing it after.
-fn swap_into_place(tmp: &Path, dir: &Path) -> Result<(), RolloutError> {
-    if dir.exists() {
-        let old = sibling(dir, "old");
-        std::fs::rename(dir, &old).map_err(|e| io_err(dir, e))?;
-        if let Err(e) = std::fs::rename(tmp, dir) {
-            let _ = std::fs::rename(&old, dir);
-            return Err(io_err(dir, e));
-        }
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
-    } else {
-        std::fs::rename(tmp, dir).map_err(|e| io_err(dir, e))
-    }
 }
 
 /// Reads and validates the rollout in `dir`.

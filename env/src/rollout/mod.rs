@@ -50,6 +50,9 @@ pub enum RolloutError {
     },
     #[error("inconsistent rollout: {0}")]
     Inconsistent(String),
+    /// The output directory is not this rollout's to write (see [`somnium_files::claim_dir`]).
+    #[error(transparent)]
+    Refused(#[from] somnium_files::FileError),
 }
 
 /// Metrics of dream frame `t` against physics frame `t`.

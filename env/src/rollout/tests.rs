@@ -115,6 +115,33 @@ fn a_rollout_round_trips_bit_for_bit() {
 }
 
 #[test]
+fn a_directory_of_someone_elses_files_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("thesis.txt"), b"four years").unwrap();
+    let err = write(dir.path(), &tiny()).unwrap_err().to_string();
+    assert!(err.contains("thesis.txt") && err.contains("rollout"), "{err}");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("thesis.txt")]);
+    assert_eq!(std::fs::read(dir.path().join("thesis.txt")).unwrap(), b"four years");
+}
+
+#[test]
+fn rewriting_a_rollout_replaces_only_its_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let mut r = tiny();
+    write(&path, &r).unwrap();
+    std::fs::write(path.join("notes.txt"), b"seed 3 looked odd").unwrap();
+    r.actions.iter_mut().for_each(|a| *a = 0.25);
+    write(&path, &r).unwrap();
+    assert_eq!(read(&path).unwrap().actions, r.actions);
+    assert_eq!(std::fs::read(path.join("notes.txt")).unwrap(), b"seed 3 looked odd");
+}
+
+#[test]
 fn the_writer_refuses_arrays_that_do_not_fit_the_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let mut r = tiny();

@@ -26,6 +26,11 @@ pub enum ServerError {
     },
     #[error("unknown scenario or variant: {0}")]
     UnknownScenario(String),
+    /// Missing, outside the models directory, or not a checkpoint: one text for all.
+    #[error("no model '{0}' in the server's models directory (name a model relative to it, e.g. 'bounce' or 'models/bounce')")]
+    UnknownModel(String),
+    #[error("model '{model}' could not be used: {reason}")]
+    BadModel { model: String, reason: String },
     #[error("unknown world '{0}'")]
     UnknownWorld(String),
     #[error("too many worlds: the server holds at most {0}; destroy one first")]
@@ -67,7 +72,9 @@ impl ServerError {
             | MissingSetting(_)
             | BadSetting { .. }
             | UnknownSetting { .. }
-            | UnknownScenario(_) => Code::InvalidArgument,
+            | UnknownScenario(_)
+            | UnknownModel(_)
+            | BadModel { .. } => Code::InvalidArgument,
             UnknownAction { .. } | UnknownObservation { .. } | BadAction { .. } => {
                 Code::InvalidArgument
             }
@@ -87,16 +94,34 @@ impl ServerError {
     pub fn to_rpc_status(&self) -> tonic_types::Status {
         tonic_types::Status {
             code: self.code() as i32,
-            message: self.to_string(),
+            message: self.message(),
             details: Vec::new(),
         }
     }
 
     /// This error as a tonic status (for errors that end a stream).
     pub fn to_tonic_status(&self) -> tonic::Status {
-        tonic::Status::new(self.code(), self.to_string())
+        tonic::Status::new(self.code(), self.message())
+    }
+
+    /// The text sent to the client: the error, cut to [`MAX_ERROR_MESSAGE`]
+    /// bytes (errors echo names a client sent, which may be long).
+    fn message(&self) -> String {
+        let mut text = self.to_string();
+        if text.len() > MAX_ERROR_MESSAGE {
+            let mut end = MAX_ERROR_MESSAGE - 3;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push_str("...");
+        }
+        text
     }
 }
+
+/// Longest error message sent to a client, in bytes.
+pub const MAX_ERROR_MESSAGE: usize = 2048;
 
 fn env_error_code(e: &EnvError) -> Code {
     match e {
@@ -156,6 +181,14 @@ mod tests {
         .to_rpc_status();
         assert_eq!(status.code, Code::InvalidArgument as i32);
         assert!(status.message.contains("99"));
+    }
+
+    #[test]
+    fn long_error_messages_are_cut_on_a_character_boundary() {
+        let name = "é".repeat(10_000);
+        let status = ServerError::UnknownWorld(name).to_rpc_status();
+        assert!(status.message.len() <= MAX_ERROR_MESSAGE);
+        assert!(status.message.starts_with("unknown world 'é") && status.message.ends_with("..."));
     }
 
     #[test]

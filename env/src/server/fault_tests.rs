@@ -15,7 +15,7 @@ use super::test_support::{fake_world, joined_client, settings, start};
 use super::*;
 
 /// Wait (at most ~10 s) until `server` holds `n` worlds.
-async fn wait_for_worlds(server: &RunningServer, n: usize) -> usize {
+pub(super) async fn wait_for_worlds(server: &RunningServer, n: usize) -> usize {
     for _ in 0..200 {
         if server.world_count() == n {
             break;
@@ -136,7 +136,7 @@ impl Decoder for RawDecoder {
 }
 
 /// Send `messages` raw on one stream; returns the code that ended the stream.
-async fn send_raw(addr: std::net::SocketAddr, messages: Vec<Vec<u8>>) -> Code {
+pub(super) async fn send_raw(addr: std::net::SocketAddr, messages: Vec<Vec<u8>>) -> Code {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()

@@ -5,18 +5,28 @@
 //!
 //! - CreateWorld settings: `scenario` (required, e.g. `push-v0`), `variant`
 //!   (`id`/`ood`), `seed`, `width`, `height`, `backend` (`physics` or `dream`
-//!   with `model`, a checkpoint or run directory). See [`WorldSettings`].
+//!   with `model`, a checkpoint or run directory inside the server's models
+//!   directory, [`ServerConfig::models_dir`]). See [`WorldSettings`]. Worlds that
+//!   dream with one model share one loaded copy ([`ModelCache`]).
 //! - JoinWorld returns the specs: action uid [`ACTION_UID`] (`action`: float32
 //!   box or int64 index); observations `frame` (uint8 `[H, W, 3]`), `state`,
 //!   `reward`, `discount`, `terminated`, `truncated` (uids in [`world`]).
 //! - Step follows dm_env_rpc: the first Step after JoinWorld or Reset starts a
 //!   sequence (actions ignored); terminated ends in TERMINATED, truncated in
 //!   INTERRUPTED. Reset and ResetWorld take an optional `seed`.
+//! - The `extension` request serves dm_env_rpc's properties extension: the
+//!   scenario catalog (ids, variants, each one's `control_hz` and `render_fps`),
+//!   read-only and without a world ([`catalog`]).
 //! - Limits: [`ServerConfig`] (maximum worlds, message size, idle timeout,
-//!   optional token). Errors: [`ServerError`], sent as `google.rpc.Status`.
+//!   optional token, models directory) and the tensor limits in [`tensor`].
+//!   Errors: [`ServerError`], sent as `google.rpc.Status`.
 
+pub mod catalog;
 mod client;
 mod error;
+mod factory;
+mod model_cache;
+mod models_dir;
 mod registry;
 mod service;
 mod session;
@@ -25,26 +35,32 @@ pub mod tensor;
 pub mod world;
 
 #[cfg(test)]
+mod dream_tests;
+#[cfg(test)]
 mod fault_tests;
+#[cfg(test)]
+mod fuzz_strategies;
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use client::{ClientError, EnvClient};
 pub use error::ServerError;
+pub use factory::{default_factory, factory_with_cache, EnvFactory};
+pub use model_cache::ModelCache;
+pub use models_dir::MAX_MODEL_NAME;
 pub use service::{serve, spawn, RunningServer};
 pub use settings::{Backend, WorldSettings};
 pub use world::{
     ACTION_UID, DISCOUNT_UID, FRAME_UID, REWARD_UID, STATE_UID, TERMINATED_UID, TRUNCATED_UID,
 };
-
-use crate::envspec::{EnvKind, EnvString};
-use crate::Env;
 
 /// The dm_env_rpc messages and the `Environment` service, generated from
 /// `proto/` at build time (`google.rpc.Status` is `tonic_types::Status`).
@@ -52,10 +68,6 @@ use crate::Env;
 pub mod proto {
     tonic::include_proto!("dm_env_rpc.v1");
 }
-
-/// Builds the env of a new world from its settings.
-pub type EnvFactory =
-    Arc<dyn Fn(&WorldSettings) -> Result<Box<dyn Env>, ServerError> + Send + Sync>;
 
 /// The server's limits and access control.
 #[derive(Clone, Debug)]
@@ -68,6 +80,13 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Shared secret every call must carry as `authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// The only directory dream worlds load models from (`models` by default,
+    /// relative to the server's working directory). A CreateWorld `model` is a
+    /// path relative to it; a first component equal to the directory's own name
+    /// may be left in (`models/bounce` and `bounce` are one model). Absolute
+    /// paths, `..`, links that lead out of it and names without a checkpoint are
+    /// refused alike, with an error that tells nothing of what exists outside.
+    pub models_dir: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -77,54 +96,9 @@ impl Default for ServerConfig {
             max_message_bytes: 4 << 20,
             idle_timeout: Duration::from_secs(300),
             token: None,
+            models_dir: PathBuf::from("models"),
         }
     }
-}
-
-/// Physics worlds from the registered scenarios, and dream worlds from a
-/// model checkpoint (loaded on the CPU by the world's own thread; each dream
-/// world loads its own copy).
-pub fn default_factory() -> EnvFactory {
-    Arc::new(|settings: &WorldSettings| {
-        let kind = match &settings.backend {
-            Backend::Physics => EnvKind::Physics,
-            Backend::Dream { model } => EnvKind::Dream {
-                model: model.clone(),
-            },
-        };
-        let spec = EnvString {
-            kind,
-            scenario: settings.scenario.clone(),
-            variant: settings.variant.clone(),
-        };
-        match settings.backend {
-            Backend::Physics => {
-                let size = (settings.height.unwrap_or(64), settings.width.unwrap_or(64));
-                let env = spec
-                    .build_physics(Some(size))
-                    .map_err(error::from_make_error)?;
-                Ok(Box::new(env) as Box<dyn Env>)
-            }
-            Backend::Dream { .. } => {
-                let env = spec
-                    .build_dream(&candle_core::Device::Cpu)
-                    .map_err(error::from_make_error)?;
-                let (height, width) = env.frame_size();
-                for (name, asked, has) in [
-                    ("width", settings.width, width),
-                    ("height", settings.height, height),
-                ] {
-                    if asked.is_some_and(|a| a != has) {
-                        return Err(ServerError::BadSetting {
-                            name: name.into(),
-                            reason: format!("the model dreams {width}x{height} frames; leave width and height out"),
-                        });
-                    }
-                }
-                Ok(Box::new(env) as Box<dyn Env>)
-            }
-        }
-    })
 }
 
 /// Serve `factory`'s worlds on `bind` until Ctrl-C (or SIGTERM), on a multi-threaded tokio

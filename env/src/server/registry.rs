@@ -1,18 +1,20 @@
 //! The registry of live worlds: names, who created and who joined each world,
 //! and the channel to its thread. Its lock guards only this map and is never
-//! held across an await or while an env works.
+//! held across an await or while an env works. It starts each world's thread
+//! and, when [`World::run`] returns, forgets the world as its [`WorldEnd`] says.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::models_dir::ModelsDir;
 use super::proto::ActionObservationSpecs;
 use super::settings::WorldSettings;
-use super::world::{World, WorldCommand};
-use super::{EnvFactory, ServerError};
+use super::world::{World, WorldCommand, WorldEnd};
+use super::{EnvFactory, ServerConfig, ServerError};
 
 /// How many names of idle-freed worlds are remembered (to explain a later request).
 const EXPIRED_MEMORY: usize = 1024;
@@ -43,23 +45,43 @@ impl Drop for PendingSlot<'_> {
     }
 }
 
+/// Counts a world thread from its start to its end (its env dropped).
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Running(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Every live world of one server.
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
     max_worlds: usize,
     idle_timeout: Duration,
     factory: EnvFactory,
+    models: ModelsDir,
     next_world: AtomicU64,
+    running: Arc<AtomicUsize>,
 }
 
 impl Registry {
-    pub fn new(max_worlds: usize, idle_timeout: Duration, factory: EnvFactory) -> Arc<Self> {
+    pub fn new(config: &ServerConfig, factory: EnvFactory) -> Arc<Self> {
         Arc::new(Registry {
             inner: Mutex::new(Inner::default()),
-            max_worlds,
-            idle_timeout,
+            max_worlds: config.max_worlds,
+            idle_timeout: config.idle_timeout,
             factory,
+            models: ModelsDir::new(config.models_dir.clone()),
             next_world: AtomicU64::new(1),
+            running: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -74,8 +96,33 @@ impl Registry {
         self.lock().worlds.len()
     }
 
+    /// Number of world threads still running (a freed world's thread ends
+    /// shortly after the registry forgets it; its env is dropped by then).
+    pub fn running_worlds(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
     /// Build a world from `settings` on its own thread; returns its unique name.
+    /// A dream world's model is looked up in the models directory first, and
+    /// errors from loading it never show the directory's server path.
     pub async fn create(
+        self: &Arc<Self>,
+        settings: WorldSettings,
+        session: u64,
+    ) -> Result<String, ServerError> {
+        let model_name = match &settings.backend {
+            super::Backend::Dream { model } => Some(model.to_string_lossy().into_owned()),
+            super::Backend::Physics => None,
+        };
+        let settings = self.models.resolve_settings(settings)?;
+        let created = self.create_resolved(settings, session).await;
+        match (created, model_name) {
+            (Err(e), Some(name)) => Err(self.models.scrub(e, &name)),
+            (created, _) => created,
+        }
+    }
+
+    async fn create_resolved(
         self: &Arc<Self>,
         settings: WorldSettings,
         session: u64,
@@ -126,9 +173,11 @@ impl Registry {
         let registry = Arc::downgrade(self);
         let idle_timeout = self.idle_timeout;
         let thread_name = name.clone();
+        let running = self.running.clone();
         std::thread::Builder::new()
             .name(format!("world {name}"))
             .spawn(move || {
+                let _running = Running::start(&running);
                 let built =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&settings)));
                 let env = match built {
@@ -147,8 +196,17 @@ impl Registry {
                 };
                 let world = World::new(thread_name, env, settings.seed);
                 let specs = Arc::new(world.specs().clone());
-                if ready_tx.send(Ok(specs)).is_ok() {
-                    world.run(receiver, idle_timeout, registry);
+                if ready_tx.send(Ok(specs)).is_err() {
+                    return;
+                }
+                let name = world.name().to_string();
+                let end = world.run(receiver, idle_timeout);
+                if let Some(registry) = registry.upgrade() {
+                    match end {
+                        WorldEnd::Idle => registry.expire(&name),
+                        WorldEnd::Failed => registry.remove(&name),
+                        WorldEnd::Stopped => {}
+                    }
                 }
             })?;
         let specs = ready_rx.await.map_err(|_| ServerError::WorldFailed {

@@ -125,6 +125,12 @@ impl RunningServer {
         self.registry.world_count()
     }
 
+    /// Number of world threads still running: freed worlds' threads end (and
+    /// drop their envs) shortly after [`Self::world_count`] stops counting them.
+    pub fn running_worlds(&self) -> usize {
+        self.registry.running_worlds()
+    }
+
     /// Stop serving, end every stream and world, and wait for the server to finish.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         if let Some(stop) = self.stop.take() {
@@ -146,7 +152,7 @@ pub async fn spawn(
 ) -> Result<RunningServer, ServerError> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let registry = Registry::new(config.max_worlds, config.idle_timeout, factory);
+    let registry = Registry::new(&config, factory);
     let (stop, stopped) = watch::channel(false);
     let mut signal = stopped.clone();
     let task = tokio::spawn(serve_with_registry(
@@ -173,7 +179,7 @@ pub async fn serve(
     factory: EnvFactory,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let registry = Registry::new(config.max_worlds, config.idle_timeout, factory);
+    let registry = Registry::new(&config, factory);
     let (stop, stopped) = watch::channel(false);
     let signal = async move {
         shutdown.await;

@@ -134,10 +134,7 @@ impl Session {
                 self.registry.destroy(&r.world_name)?;
                 Ok(Response::DestroyWorld(DestroyWorldResponse {}))
             }
-            Request::Extension(any) => Err(ServerError::Unsupported(format!(
-                "the extension '{}'",
-                any.type_url
-            ))),
+            Request::Extension(any) => super::catalog::handle_extension(any),
         }
     }
 

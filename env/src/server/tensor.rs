@@ -1,12 +1,19 @@
 //! dm_env_rpc tensors and specs: packing observations, building the specs of a
 //! world, and unpacking actions with the protocol's rules (exact dtype, a shape
 //! with at most one inferred `-1` dimension, one-element payloads broadcast to
-//! the shape, and inclusive bounds).
+//! the shape, and inclusive bounds). A client's shape is checked against
+//! [`MAX_TENSOR_RANK`] and [`MAX_TENSOR_ELEMENTS`] with checked arithmetic
+//! before anything is sized by it.
 
 use somnium_scenarios::{Action, Space};
 
 use super::proto::{tensor, tensor_spec, DataType, Tensor, TensorSpec};
 use super::ServerError;
+
+/// Most dimensions a client's tensor shape may have.
+pub const MAX_TENSOR_RANK: usize = 16;
+/// Most elements a client's tensor shape may stand for.
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 24;
 
 /// The element type a tensor carries (`INVALID_DATA_TYPE` when none is set).
 pub fn dtype_of(t: &Tensor) -> DataType {
@@ -47,7 +54,10 @@ pub fn payload_len(t: &Tensor) -> usize {
 }
 
 fn dims(shape: &[usize]) -> Vec<i32> {
-    shape.iter().map(|&d| d as i32).collect()
+    shape
+        .iter()
+        .map(|&d| i32::try_from(d).unwrap_or(i32::MAX))
+        .collect()
 }
 
 /// A float32 tensor of `shape` (row-major `values`).
@@ -173,13 +183,26 @@ pub fn action_spec(name: &str, space: &Space) -> TensorSpec {
 }
 
 /// The shape a tensor stands for, with an inferred `-1` dimension resolved.
-/// Checks that the payload either fills the shape or has one element (broadcast).
+/// Checks that the payload either fills the shape or has one element
+/// (broadcast), and that the shape stays within [`MAX_TENSOR_RANK`] dimensions
+/// and [`MAX_TENSOR_ELEMENTS`] elements (no product can overflow).
 pub fn resolve_shape(t: &Tensor, name: &str) -> Result<Vec<usize>, ServerError> {
     let bad = |reason: String| ServerError::BadAction {
         name: name.to_string(),
         reason,
     };
+    if t.shape.len() > MAX_TENSOR_RANK {
+        return Err(bad(format!(
+            "shape has {} dimensions; at most {MAX_TENSOR_RANK} are allowed",
+            t.shape.len()
+        )));
+    }
     let len = payload_len(t);
+    if len > MAX_TENSOR_ELEMENTS {
+        return Err(bad(format!(
+            "{len} elements; at most {MAX_TENSOR_ELEMENTS} are allowed"
+        )));
+    }
     let negative = t.shape.iter().filter(|&&d| d < 0).count();
     if negative > 1 {
         return Err(bad(format!(
@@ -187,12 +210,26 @@ pub fn resolve_shape(t: &Tensor, name: &str) -> Result<Vec<usize>, ServerError> 
             t.shape
         )));
     }
-    let known: usize = t
-        .shape
-        .iter()
-        .filter(|&&d| d >= 0)
-        .map(|&d| d as usize)
-        .product();
+    if let Some(d) = t.shape.iter().find(|&&d| d as i64 > MAX_TENSOR_ELEMENTS as i64) {
+        return Err(bad(format!(
+            "dimension {d} of shape {:?} is over the limit of {MAX_TENSOR_ELEMENTS} elements",
+            t.shape
+        )));
+    }
+    let sizes = t.shape.iter().filter_map(|&d| usize::try_from(d).ok());
+    let known = if t.shape.contains(&0) {
+        Some(0)
+    } else {
+        sizes.clone().try_fold(1usize, |n, d| {
+            n.checked_mul(d).filter(|&n| n <= MAX_TENSOR_ELEMENTS)
+        })
+    };
+    let known = known.ok_or_else(|| {
+            bad(format!(
+                "shape {:?} stands for more than {MAX_TENSOR_ELEMENTS} elements",
+                t.shape
+            ))
+        })?;
     if negative == 1 {
         if known == 0 || len % known != 0 {
             return Err(bad(format!(
@@ -204,7 +241,7 @@ pub fn resolve_shape(t: &Tensor, name: &str) -> Result<Vec<usize>, ServerError> 
         return Ok(t
             .shape
             .iter()
-            .map(|&d| if d < 0 { inferred } else { d as usize })
+            .map(|&d| usize::try_from(d).unwrap_or(inferred))
             .collect());
     }
     if len != known && len != 1 {
@@ -213,7 +250,7 @@ pub fn resolve_shape(t: &Tensor, name: &str) -> Result<Vec<usize>, ServerError> 
             t.shape
         )));
     }
-    Ok(t.shape.iter().map(|&d| d as usize).collect())
+    Ok(sizes.collect())
 }
 
 fn dtype_name(d: DataType) -> &'static str {
@@ -364,6 +401,37 @@ mod tests {
         let mut t = float_tensor(vec![0.0; 3], &[2, 2]);
         t.shape = vec![-1, 2];
         assert!(resolve_shape(&t, "a").is_err());
+    }
+
+    #[test]
+    fn huge_and_overflowing_shapes_are_refused_by_name() {
+        for shape in [
+            vec![i32::MAX; 3],
+            vec![65_536, 65_536],
+            vec![-1, i32::MAX, i32::MAX, 2],
+            vec![1; MAX_TENSOR_RANK + 1],
+        ] {
+            let mut t = float_tensor(vec![0.0], &[]);
+            t.shape = shape.clone();
+            let e = resolve_shape(&t, "action").unwrap_err();
+            assert!(
+                ["at most", "more than", "limit"]
+                    .iter()
+                    .any(|w| e.to_string().contains(w)),
+                "{shape:?}: {e}"
+            );
+            let e = unpack_action(&t, "action", &box2()).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e}");
+        }
+        // a zero dimension makes an empty tensor, whatever the order of dimensions
+        let mut t = float_tensor(vec![], &[]);
+        t.shape = vec![0, i32::MAX];
+        assert!(resolve_shape(&t, "a").is_err(), "each dimension is bounded");
+        t.shape = vec![5, 0, 7];
+        assert_eq!(resolve_shape(&t, "a").unwrap(), vec![5, 0, 7]);
+        let mut t = float_tensor(vec![0.0; 6], &[]);
+        t.shape = vec![2, -1];
+        assert_eq!(resolve_shape(&t, "a").unwrap(), vec![2, 3]);
     }
 
     #[test]

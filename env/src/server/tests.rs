@@ -336,38 +336,3 @@ async fn reset_world_interrupts_the_running_sequence() {
     assert_eq!(next.state, EnvironmentStateType::Running as i32);
     server.shutdown().await.unwrap();
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dream_worlds_serve_the_models_frames_without_a_state() {
-    let server = start(ServerConfig::default()).await;
-    let mut c = EnvClient::connect(server.addr, None).await.unwrap();
-    let dream = settings(&[
-        ("scenario", string_scalar("bounce-v0")),
-        ("backend", string_scalar("dream")),
-        (
-            "model",
-            string_scalar(super::test_support::RANDOM_TINY_MODEL),
-        ),
-    ]);
-    let world = c.create_world(dream).await.unwrap();
-    let specs = c.join_world(&world).await.unwrap();
-    assert!(
-        !specs.observations.contains_key(&STATE_UID),
-        "a dream has no true state"
-    );
-    let frame_shape = specs.observations[&FRAME_UID].shape.clone();
-    let first = c.step(HashMap::new(), vec![FRAME_UID]).await.unwrap();
-    assert_eq!(first.state, EnvironmentStateType::Running as i32);
-    let next = c
-        .step(action(0.5, -0.5), vec![FRAME_UID, REWARD_UID])
-        .await
-        .unwrap();
-    let frame = &next.observations[&FRAME_UID];
-    assert_eq!(frame.shape, frame_shape);
-    let n: i32 = frame_shape.iter().product();
-    match &frame.payload {
-        Some(tensor::Payload::Uint8s(a)) => assert_eq!(a.array.len(), n as usize),
-        other => panic!("frame is not uint8: {other:?}"),
-    }
-    server.shutdown().await.unwrap();
-}

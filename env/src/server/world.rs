@@ -5,16 +5,18 @@
 //! observation); a terminated episode ends in TERMINATED (discount 0), a
 //! truncated one (time limit) in INTERRUPTED (discount 1), and both carry
 //! Gymnasium's `terminated` / `truncated` flags as observations.
+//!
+//! A world knows nothing of the registry that holds it: [`World::run`] returns
+//! why it ended ([`WorldEnd`]) and the thread that ran it tells the registry.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{mpsc, Weak};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use super::proto::{ActionObservationSpecs, DataType, EnvironmentStateType, StepResponse, Tensor};
-use super::registry::Registry;
 use super::tensor::{
     action_spec, bool_scalar, float_spec, float_tensor, scalar_spec, uint8_tensor, unpack_action,
 };
@@ -90,6 +92,17 @@ pub(crate) fn specs_of(env: &dyn Env) -> ActionObservationSpecs {
     specs
 }
 
+/// Why a world's thread stopped serving.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum WorldEnd {
+    /// Shutdown was asked, or every sender is gone: the registry already forgot it.
+    Stopped,
+    /// No command came for the idle timeout: the registry must expire it.
+    Idle,
+    /// The env panicked while stepping: the registry must forget it.
+    Failed,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
     /// The next Step starts a sequence.
@@ -125,28 +138,22 @@ impl World {
         }
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn specs(&self) -> &ActionObservationSpecs {
         &self.specs
     }
 
     /// Serve commands until Shutdown, until every sender is gone, or until no
-    /// command came for `idle_timeout` (then the world frees itself).
-    pub fn run(
-        mut self,
-        commands: mpsc::Receiver<WorldCommand>,
-        idle_timeout: Duration,
-        registry: Weak<Registry>,
-    ) {
+    /// command came for `idle_timeout`; returns why (the env is dropped then).
+    pub fn run(mut self, commands: mpsc::Receiver<WorldCommand>, idle_timeout: Duration) -> WorldEnd {
         loop {
             let command = match commands.recv_timeout(idle_timeout) {
                 Ok(c) => c,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if let Some(r) = registry.upgrade() {
-                        r.expire(&self.name);
-                    }
-                    return;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => return WorldEnd::Idle,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return WorldEnd::Stopped,
             };
             match command {
                 WorldCommand::Step {
@@ -165,10 +172,7 @@ impl World {
                                 reason: "the env panicked while stepping; the world was freed"
                                     .into(),
                             }));
-                            if let Some(r) = registry.upgrade() {
-                                r.remove(&self.name);
-                            }
-                            return;
+                            return WorldEnd::Failed;
                         }
                     }
                 }
@@ -188,7 +192,7 @@ impl World {
                     let _ = reply.send(Ok(()));
                 }
                 WorldCommand::Leave => self.phase = Phase::Idle,
-                WorldCommand::Shutdown => return,
+                WorldCommand::Shutdown => return WorldEnd::Stopped,
             }
         }
     }

@@ -2,7 +2,6 @@
 //! records every file's length and checksum and every tensor's dtype and shape.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
 use std::path::Path;
 
 use candle_core::safetensors::Load;
@@ -130,26 +129,12 @@ fn encode(
     Ok((bytes, entry))
 }
 
-/// Writes `bytes` to a temporary file next to `path`, flushes it and renames it.
+/// Writes `bytes` to `path` atomically (see [`somnium_files::write_atomic`]).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".ckpt-").suffix(".tmp");
-    // Readable like any file the user writes (tempfile's default is owner-only).
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| CheckpointError::io(dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| CheckpointError::io(tmp.path(), e))?;
-    tmp.persist(path)
-        .map_err(|e| CheckpointError::io(path, e.error))?;
-    Ok(())
+    somnium_files::write_atomic(path, bytes).map_err(|e| {
+        let (path, source) = e.into_io();
+        CheckpointError::io(&path, source)
+    })
 }
 
 /// Reads and validates the checkpoint in `dir`; tensors are loaded on the CPU.

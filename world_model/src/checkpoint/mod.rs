@@ -18,6 +18,7 @@
 //! [`Checkpoint::restore_weights`] refuse a checkpoint that does not fit the model.
 
 mod files;
+mod provenance;
 mod restore;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use files::{load, save, CheckpointIndex, FileEntry, TensorEntry};
+pub use provenance::Provenance;
 pub use restore::load_for_model;
 
 /// Version of the checkpoint layout this code writes and reads.
@@ -61,6 +63,10 @@ pub struct CheckpointMeta {
     pub data_order_state: Vec<u64>,
     /// Free-form extras: last loss, wall time, git revision...
     pub extra: serde_json::Value,
+    /// The scenario, data and command behind the weights (`None` in checkpoints
+    /// written before it was recorded, and by tests that train on synthetic data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 /// A checkpoint in memory. Tensor lists keep their order; names must be unique.

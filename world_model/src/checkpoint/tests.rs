@@ -29,6 +29,7 @@ fn sample() -> Checkpoint {
             rng_state: vec![1, 2, u64::MAX],
             data_order_state: vec![3, 4],
             extra: json!({"loss": 0.125}),
+            provenance: None,
         },
         weights: vec![
             ("layer.w".into(), w.clone()),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::manifest::{first_difference, normalized, shard_file_name};
 use super::shard::{decode_shard, encode_shard, validate_episode};
 use super::{fnv1a64, write_atomic, DataError, DatasetManifest, DatasetSpec, Episode, ShardEntry};
-use super::{MANIFEST_FILE, TEMP_SUFFIX};
+use super::MANIFEST_FILE;
 
 /// Writes episodes into a dataset directory.
 ///
@@ -174,7 +174,7 @@ fn remove_leftovers(dir: &Path, manifest: &DatasetManifest) -> Result<(), DataEr
     for entry in entries {
         let entry = entry.map_err(|e| DataError::io(dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let base = name.strip_suffix(TEMP_SUFFIX);
+        let base = somnium_files::temp_target(&name);
         let ours = |n: &str| n == MANIFEST_FILE || is_shard_name(n);
         let remove = match base {
             Some(base) => ours(base),

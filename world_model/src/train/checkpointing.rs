@@ -34,6 +34,7 @@ impl Trainer {
                 rng_state: vec![self.cfg.seed, self.step],
                 data_order_state: vec![self.cfg.seed, self.step],
                 extra: serde_json::json!({ "train": self.cfg, "run": extra }),
+                provenance: self.provenance.clone(),
             },
             weights: self.model.params().snapshot()?,
             ema: self.ema.tensors(),
@@ -69,6 +70,9 @@ impl Trainer {
             )));
         }
         self.step = ckpt.meta.step;
+        if self.provenance.is_none() {
+            self.provenance = ckpt.meta.provenance.clone();
+        }
         Ok(ckpt
             .meta
             .extra
@@ -103,6 +107,9 @@ impl Trainer {
             ckpt.restore_ema(&vars).map_err(ckpt_err)?;
         }
         self.ema = crate::optim::Ema::new(vars, self.cfg.ema_decay)?;
+        if let (Some(p), Some(parent)) = (self.provenance.as_mut(), ckpt.meta.provenance) {
+            p.init_from = Some(Box::new(parent));
+        }
         Ok(ckpt.meta.step)
     }
 }

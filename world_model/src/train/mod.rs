@@ -110,6 +110,8 @@ pub struct Trainer {
     train: WindowSource,
     val: Vec<(Batch, NoiseDraw)>,
     step: u64,
+    /// Saved with every checkpoint (see [`Trainer::set_provenance`]).
+    provenance: Option<crate::checkpoint::Provenance>,
 }
 
 /// The generator of step `step` of a run seeded `seed`.
@@ -181,7 +183,21 @@ impl Trainer {
             train,
             val: val_batches,
             step: 0,
+            provenance: None,
         })
+    }
+
+    /// Records where this run's data and command come from; every checkpoint
+    /// it saves carries it. Set it before [`Trainer::warm_start`] so a
+    /// fine-tune also records its parent's provenance; a resumed run without
+    /// one takes the checkpoint's.
+    pub fn set_provenance(&mut self, provenance: crate::checkpoint::Provenance) {
+        self.provenance = Some(provenance);
+    }
+
+    /// Where this run's data and command come from, when known.
+    pub fn provenance(&self) -> Option<&crate::checkpoint::Provenance> {
+        self.provenance.as_ref()
     }
 
     pub fn model(&self) -> &DiT {

@@ -1,4 +1,4 @@
-//! [`BenchReport`]: the benchmark's numbers as JSON and Markdown, plus the
+//! [`ConsistencyReport`]: the evaluation's numbers as JSON and Markdown, plus the
 //! accumulators behind its long-run figures.
 
 use serde::{Deserialize, Serialize};
@@ -7,7 +7,7 @@ use somnium_world_model::metrics::{median, EvalReport, Stat};
 
 use super::episode_end::EpisodeEnds;
 use super::follow::ActionFollowing;
-use super::{BenchConfig, PERTURBED};
+use super::{ConsistencyConfig, PERTURBED};
 use crate::dream::DreamModel;
 use crate::rollout::StepMetrics;
 
@@ -135,9 +135,9 @@ pub(crate) fn worst_and_median(scores: &[EpisodeScore]) -> (Option<u64>, Option<
     )
 }
 
-/// Everything the benchmark measured.
+/// Everything the evaluation measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BenchReport {
+pub struct ConsistencyReport {
     pub scenario: String,
     pub variant: String,
     pub model: Option<String>,
@@ -185,12 +185,12 @@ where
     Stat::of(&v).map(|s| s.mean)
 }
 
-impl BenchReport {
+impl ConsistencyReport {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn assemble(
         scenario: &dyn Scenario,
         model: &DreamModel,
-        config: &BenchConfig,
+        config: &ConsistencyConfig,
         horizons: EvalReport,
         long_run: LongRun,
         action_following: Option<ActionFollowing>,

@@ -1,4 +1,4 @@
-//! Running the benchmark's episodes: a batch of dreams stepped in one forward pass
+//! Running the evaluation's episodes: a batch of dreams stepped in one forward pass
 //! per step next to their physics twins and perturbed physics twins, all from the
 //! same seeds with the same actions.
 
@@ -26,42 +26,28 @@ pub struct EpisodeFrames {
     pub dream_end: Option<usize>,
 }
 
-/// Config keys of an arena's half width, in the order they are looked for.
-const HALF_WIDTH_KEYS: [&str; 3] = ["arena_half_width", "table_half_width", "half_width"];
-
-/// Config keys of how far object centres stay from the walls (the radius of a ball,
-/// the half size of a cube), in the order they are looked for.
-const INSET_KEYS: [&str; 2] = ["ball_radius", "cube_half_size"];
-
-fn config_f32(c: &serde_json::Value, keys: &[&str]) -> Option<f32> {
-    keys.iter()
-        .find_map(|k| c.get(*k).and_then(|v| v.as_f64()))
-        .map(|v| v as f32)
-}
-
-/// Arena size (metres) of a scenario's config, for scaling the perturbation.
+/// Arena size (metres) of a scenario ([`Scenario::arena_size`]; 1 where it has
+/// no arena), for scaling the perturbation.
 pub fn arena_size_m(scenario: &dyn Scenario) -> f32 {
-    config_f32(&scenario.config_json(), &HALF_WIDTH_KEYS).map_or(1.0, |hw| 2.0 * hw)
+    scenario.arena_size().unwrap_or(1.0)
 }
 
 /// Metres per pixel at the height of the objects' centres in `width x height`
-/// frames, `None` where the scenario has no arena rectangle or no arena size.
+/// frames, `None` where the scenario has no arena.
 ///
 /// The scenario's `arena_px` is the camera projection of the square where object
-/// centres can lie: the arena (`2 * half_width` metres across) less the inset of
-/// the objects' centres from the walls on each side (the ball radius in
-/// `bounce-v0`, the cube half size in `push-v0`), projected at the centres'
-/// height. The camera of these scenes looks straight down, so that plane has one
-/// scale: `2 * (half_width - inset) / arena width in pixels` (the mean of the
-/// horizontal and vertical extents; pixels are square). Objects at another height
-/// (a ball's top) would be scaled differently under the perspective camera; the
-/// centroid of a ball's silhouette sits at its centre's projection.
+/// centres can lie: its [`Scenario::arena`] less the inset of the objects'
+/// centres from the walls on each side (the ball radius in `bounce-v0`, the cube
+/// half size in `push-v0`), projected at the centres' height. The camera of these
+/// scenes looks straight down, so that plane has one scale:
+/// [`somnium_scenarios::Arena::centre_span`] over the arena's width in pixels (the
+/// mean of the horizontal and vertical extents; pixels are square). Objects at
+/// another height (a ball's top) would be scaled differently under the
+/// perspective camera; the centroid of a ball's silhouette sits at its centre's
+/// projection.
 pub fn metres_per_px(scenario: &dyn Scenario, width: usize, height: usize) -> Option<f32> {
     let [x0, y0, x1, y1] = scenario.arena_px(width, height)?;
-    let c = scenario.config_json();
-    let half = config_f32(&c, &HALF_WIDTH_KEYS)?;
-    let inset = config_f32(&c, &INSET_KEYS).unwrap_or(0.0);
-    let span_m = 2.0 * (half - inset);
+    let span_m = scenario.arena()?.centre_span();
     let span_px = 0.5 * ((x1 - x0) + (y1 - y0));
     (span_m > 0.0 && span_px > 0.0 && span_px.is_finite()).then(|| span_m / span_px)
 }

@@ -1,9 +1,9 @@
-//! The physics-consistency benchmark, measured from pixels alone, so any frame
+//! The physics-consistency evaluation, measured from pixels alone, so any frame
 //! source is scored the same way.
 //!
 //! For each seeded episode the model dreams from the physics context (`W` true
 //! frames) while physics runs on with the same actions. Against the true frames
-//! the benchmark scores, per horizon (1 to 256 steps, log-spaced), with 95%
+//! the evaluation scores, per horizon (1 to 256 steps, log-spaced), with 95%
 //! intervals over episodes:
 //! - the model; the baselines on the very same episodes (copy the last frame,
 //!   reflected constant velocity, the arena centre); physics itself (zero error, a
@@ -28,7 +28,7 @@ pub mod meter;
 pub mod output;
 mod report;
 
-pub use report::{BenchReport, CeilingPoint, EpisodeScore, LongRun, MethodSummary};
+pub use report::{ConsistencyReport, CeilingPoint, EpisodeScore, LongRun, MethodSummary};
 
 use somnium_scenarios::Scenario;
 use somnium_world_model::metrics::{
@@ -43,7 +43,7 @@ use meter::{manifest_colors, FrameMeter};
 
 /// What to run.
 #[derive(Clone, Debug)]
-pub struct BenchConfig {
+pub struct ConsistencyConfig {
     /// Episodes (seeds `seed, seed + 1, ...`).
     pub episodes: usize,
     /// Longest horizon, in dreamed steps (horizons are 1, 2, 4, ... up to it).
@@ -61,7 +61,7 @@ pub struct BenchConfig {
     pub follow_episodes: usize,
 }
 
-impl Default for BenchConfig {
+impl Default for ConsistencyConfig {
     fn default() -> Self {
         Self {
             episodes: 50,
@@ -76,10 +76,10 @@ impl Default for BenchConfig {
     }
 }
 
-/// The benchmark's result plus the frames of its worst and median episodes (by
+/// The evaluation's result plus the frames of its worst and median episodes (by
 /// mean centroid error over horizons 1 to 32), for GIFs.
-pub struct BenchOutcome {
-    pub report: BenchReport,
+pub struct ConsistencyOutcome {
+    pub report: ConsistencyReport,
     pub worst: Option<EpisodeFrames>,
     pub median: Option<EpisodeFrames>,
 }
@@ -91,19 +91,20 @@ const KEEP_FRAMES_BYTES: usize = 256 << 20;
 pub const PHYSICS: &str = "physics";
 pub const PERTURBED: &str = "physics_perturbed";
 
-/// Runs the benchmark of `model` on `scenario`; `progress(done, total)` counts
+/// Runs the consistency evaluation of `model` on `scenario`; `progress(done, total)` counts
 /// dreamed batch steps.
-pub fn run_benchmark(
+pub fn run_consistency(
     model: &DreamModel,
     scenario: &dyn Scenario,
-    config: &BenchConfig,
+    config: &ConsistencyConfig,
     mut progress: impl FnMut(usize, usize),
-) -> Result<BenchOutcome, EnvError> {
+) -> Result<ConsistencyOutcome, EnvError> {
     if config.episodes == 0 || config.max_horizon == 0 {
         return Err(EnvError::BadConfig(
-            "the benchmark needs at least one episode and one step".into(),
+            "the consistency evaluation needs at least one episode and one step".into(),
         ));
     }
+    model.check_scenario(scenario)?;
     let wn = model.context_frames();
     let (h, w) = model.frame_size();
     let steps = wn + config.max_horizon;
@@ -225,7 +226,7 @@ pub fn run_benchmark(
             None => Ok(None),
         }
     };
-    let mut report = BenchReport::assemble(
+    let mut report = ConsistencyReport::assemble(
         scenario,
         model,
         config,
@@ -242,7 +243,7 @@ pub fn run_benchmark(
     } else {
         rerun(median_seed)?
     };
-    Ok(BenchOutcome {
+    Ok(ConsistencyOutcome {
         report,
         worst,
         median,

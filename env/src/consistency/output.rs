@@ -1,4 +1,4 @@
-//! Writing a benchmark's results: `report.json`, `report.md`, PNG plots of error,
+//! Writing a consistency evaluation's results: `report.json`, `report.md`, PNG plots of error,
 //! kept share, PSNR and velocity error against the horizon (model, baselines, physics, ceiling) and
 //! side-by-side GIFs (dream | physics | difference) of the worst and median episodes.
 
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use somnium_world_model::plots::{comparison_gif, line_plot};
 
 use super::episodes::EpisodeFrames;
-use super::BenchOutcome;
+use super::ConsistencyOutcome;
 use crate::EnvError;
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> EnvError {
@@ -17,34 +17,22 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> EnvError {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory,
-/// renamed into place.
+/// Writes `bytes` to `path` atomically (see [`somnium_files::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EnvError> {
-    use std::io::Write;
-    let name = path
-        .file_name()
-        .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-        f.sync_all().map_err(|e| io_err(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    somnium_files::write_atomic(path, bytes).map_err(|e| {
+        let (path, source) = e.into_io();
+        io_err(&path, source)
+    })
 }
 
 /// Animates `episode` (dreamed frames only, after the context) as a GIF,
-/// upscaled `scale` times.
+/// upscaled `scale` times, playing at `fps` (the scenario's render fps).
 pub fn episode_gif(
     path: &Path,
     episode: &EpisodeFrames,
     (h, w): (usize, usize),
     context: usize,
-    control_hz: f32,
+    fps: f32,
     scale: usize,
 ) -> Result<(), EnvError> {
     let fb = h * w * 3;
@@ -55,16 +43,16 @@ pub fn episode_gif(
     let truth: Vec<&[u8]> = (context..n)
         .map(|t| &episode.physics[t * fb..(t + 1) * fb])
         .collect();
-    let delay_ms = (1000.0 / control_hz.max(1.0)).round() as u16;
+    let delay_ms = (1000.0 / fps.max(1.0)).round() as u16;
     Ok(comparison_gif(path, &dream, &truth, h, w, scale, delay_ms)?)
 }
 
 /// Writes every output into `dir` (created); returns the paths written.
 pub fn write_outputs(
     dir: &Path,
-    outcome: &BenchOutcome,
+    outcome: &ConsistencyOutcome,
     frame_size: (usize, usize),
-    control_hz: f32,
+    fps: f32,
 ) -> Result<Vec<PathBuf>, EnvError> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let r = &outcome.report;
@@ -119,7 +107,7 @@ pub fn write_outputs(
             .filter(|e| e.dream_frames > r.context_frames)
         {
             let path = dir.join(name);
-            episode_gif(&path, ep, frame_size, r.context_frames, control_hz, 4)?;
+            episode_gif(&path, ep, frame_size, r.context_frames, fps, 4)?;
             written.push(path);
         }
     }

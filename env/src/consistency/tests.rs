@@ -1,4 +1,4 @@
-//! The benchmark end to end on a tiny random model.
+//! The consistency evaluation end to end on a tiny random model.
 
 use somnium_scenarios::make;
 use somnium_world_model::config::ModelConfig;
@@ -6,19 +6,19 @@ use somnium_world_model::config::ModelConfig;
 use super::*;
 
 #[test]
-fn a_small_benchmark_scores_physics_at_zero_and_writes_its_outputs() {
+fn a_small_evaluation_scores_physics_at_zero_and_writes_its_outputs() {
     let model = DreamModel::random(&ModelConfig::tiny(), 5).unwrap();
     let scenario = make("bounce-v0", "id").unwrap();
-    let config = BenchConfig {
+    let config = ConsistencyConfig {
         episodes: 3,
         max_horizon: 8,
         batch: 2,
         follow_horizon: 3,
         follow_episodes: 2,
-        ..BenchConfig::default()
+        ..ConsistencyConfig::default()
     };
     let mut calls = 0;
-    let outcome = run_benchmark(&model, scenario.as_ref(), &config, |_, _| calls += 1).unwrap();
+    let outcome = run_consistency(&model, scenario.as_ref(), &config, |_, _| calls += 1).unwrap();
     assert_eq!(calls, 2 * 8, "two batches of eight dreamed steps");
     let r = &outcome.report;
     let physics = r.horizons.method(PHYSICS).unwrap();
@@ -83,7 +83,7 @@ fn a_small_benchmark_scores_physics_at_zero_and_writes_its_outputs() {
             "{name} not written"
         );
     }
-    let back: BenchReport =
+    let back: ConsistencyReport =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(back.summary, r.summary);
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
@@ -95,6 +95,20 @@ fn a_small_benchmark_scores_physics_at_zero_and_writes_its_outputs() {
             && md.contains("Position error (metres"),
         "{md}"
     );
+}
+
+#[test]
+fn the_arena_size_comes_from_the_scenario_not_its_config_keys() {
+    let bounce = make("bounce-v0", "ood").unwrap();
+    assert_eq!(episodes::arena_size_m(bounce.as_ref()), 2.0);
+    let push = make("push-v0", "large").unwrap();
+    let half = push.config_json()["table_half_width"].as_f64().unwrap() as f32;
+    assert_eq!(episodes::arena_size_m(push.as_ref()), 2.0 * half);
+    assert_eq!(push.arena_size(), Some(2.0 * half));
+    // No arena: the perturbation falls back to one metre.
+    let cartpole = make("cartpole-v0", "id").unwrap();
+    assert_eq!(cartpole.arena_size(), None);
+    assert_eq!(episodes::arena_size_m(cartpole.as_ref()), 1.0);
 }
 
 #[test]
@@ -128,7 +142,7 @@ fn metres_per_pixel_maps_pixel_centroids_to_the_true_positions() {
 }
 
 #[test]
-fn the_benchmark_compares_where_dream_and_physics_end_their_episodes() {
+fn the_evaluation_compares_where_dream_and_physics_end_their_episodes() {
     let cfg = ModelConfig {
         action: somnium_world_model::config::ActionKind::Discrete { n: 2 },
         sampling_steps: 1,
@@ -136,14 +150,14 @@ fn the_benchmark_compares_where_dream_and_physics_end_their_episodes() {
     };
     let model = DreamModel::random(&cfg, 5).unwrap();
     let scenario = make("cartpole-v0", "coarse").unwrap();
-    let config = BenchConfig {
+    let config = ConsistencyConfig {
         episodes: 3,
         max_horizon: 24,
         batch: 3,
         follow_horizon: 0,
-        ..BenchConfig::default()
+        ..ConsistencyConfig::default()
     };
-    let r = run_benchmark(&model, scenario.as_ref(), &config, |_, _| {})
+    let r = run_consistency(&model, scenario.as_ref(), &config, |_, _| {})
         .unwrap()
         .report;
     let ends = r.episode_ends.as_ref().expect("cartpole terminates");

@@ -2,7 +2,7 @@
 //!
 //! An agent trained in a dream learns from the dream's predicted terminations as
 //! much as from its frames: a model that ends balanced episodes early caps every
-//! return, one that never ends them rewards anything. Along the benchmark's
+//! return, one that never ends them rewards anything. Along the evaluation's
 //! lockstep episodes (the same actions in both), this compares the first step
 //! physics terminates with the first step the dream predicts termination
 //! (probability above one half), each censored at the horizon.
@@ -72,7 +72,7 @@ impl EpisodeEnds {
         })
     }
 
-    /// The Markdown section of the benchmark report.
+    /// The Markdown section of the consistency report.
     pub fn to_markdown(&self) -> String {
         let pct = |x: f64| format!("{:.0}%", 100.0 * x);
         format!(
