@@ -1,15 +1,13 @@
 //! End to end: the committed `docs/results.md` is exactly what `somnium results`
 //! generates from the committed `reports/`, and `--check` catches a stale copy.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+
+/// Runs `somnium` in the workspace root, where `docs/` and `reports/` are.
 fn somnium(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_somnium"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run somnium")
+    common::somnium_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
 
 #[test]

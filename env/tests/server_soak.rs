@@ -34,7 +34,11 @@ fn tiny_model(dir: &Path) {
     let cfg = ModelConfig::tiny();
     let model = DiT::new(&cfg, 5, &Device::Cpu).unwrap();
     let weights = model.params().snapshot().unwrap();
-    save(dir, &Checkpoint::new(serde_json::to_value(&cfg).unwrap(), 0, weights)).unwrap();
+    save(
+        dir,
+        &Checkpoint::new(serde_json::to_value(&cfg).unwrap(), 0, weights),
+    )
+    .unwrap();
 }
 
 /// Resident memory of this process, in KiB.
@@ -53,7 +57,14 @@ fn world(i: usize) -> HashMap<String, Tensor> {
         0 => HashMap::from([
             entry("scenario", string_scalar("bounce-v0")),
             entry("backend", string_scalar("dream")),
-            entry("model", string_scalar(if i % 8 == 0 { "tiny" } else { "models/tiny" })),
+            entry(
+                "model",
+                string_scalar(if i.is_multiple_of(8) {
+                    "tiny"
+                } else {
+                    "models/tiny"
+                }),
+            ),
             entry("seed", int64_scalar(i as i64)),
         ]),
         1 => HashMap::from([entry("scenario", string_scalar("cartpole-v0"))]),
@@ -75,7 +86,9 @@ async fn client(addr: SocketAddr, i: usize) {
     }
     c.join_world(&name).await.expect("joins");
     for _ in 0..3 {
-        c.step(HashMap::new(), vec![FRAME_UID]).await.expect("steps");
+        c.step(HashMap::new(), vec![FRAME_UID])
+            .await
+            .expect("steps");
     }
     // send one more step and drop the connection without waiting for it
     tokio::select! {
@@ -108,7 +121,9 @@ async fn server_soak_clients_that_drop_mid_stream_leave_no_world_and_no_memory_b
         ..ServerConfig::default()
     };
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    let server = spawn(any_port, config, factory_with_cache(cache.clone())).await.unwrap();
+    let server = spawn(any_port, config, factory_with_cache(cache.clone()))
+        .await
+        .unwrap();
     let mut after_first = None;
     let mut rounds = 0;
     while rounds < ROUNDS && (rounds < 2 || started.elapsed() < TIME_BUDGET) {
@@ -121,7 +136,11 @@ async fn server_soak_clients_that_drop_mid_stream_leave_no_world_and_no_memory_b
                 c.await.expect("a client task");
             }
             let left = released(&server, &cache).await;
-            assert_eq!(left, (0, 0, 0), "round {rounds} wave {wave}: worlds, threads, models left");
+            assert_eq!(
+                left,
+                (0, 0, 0),
+                "round {rounds} wave {wave}: worlds, threads, models left"
+            );
         }
         rounds += 1;
         after_first.get_or_insert_with(rss_kib);

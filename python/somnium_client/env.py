@@ -61,7 +61,8 @@ class SomniumEnv(gymnasium.Env):
         seed: seed of the first episode when `reset` gets none.
         width, height: frame size in pixels (64 for physics by default; a dream
             has its model's size).
-        backend: ``"physics"`` or ``"dream"`` (then `model` is the checkpoint path).
+        backend: ``"physics"`` or ``"dream"`` (then `model` names a model in the
+            server's ``--models-dir``, e.g. ``"bounce"`` or ``"models/bounce"``).
         token: the server's shared secret, if it has one.
         clip_actions: clip continuous actions into the action box before sending
             (the server rejects out-of-range values; NaN is always rejected).

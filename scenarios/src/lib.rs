@@ -12,6 +12,14 @@
 //! assert_eq!(frame.data.len(), 64 * 64 * 3);
 //! # let _ = t;
 //! ```
+//!
+//! A scenario answers for itself what other crates need to know about it: its
+//! control rate and render fps ([`Scenario::render_fps`], one frame per control
+//! step), its [`Arena`], and how an episode's success is judged
+//! ([`SuccessRule`]). [`catalog`] lists every scenario with its variants and
+//! these facts (the env server reports it to clients). The five rapier
+//! scenarios share their plumbing (world, renderer, camera, scene objects,
+//! `nudge`) through one embedded base (`base.rs`).
 
 mod base;
 mod bounce;

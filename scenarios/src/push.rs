@@ -454,7 +454,8 @@ mod tests {
         let mut s = Push::new(PushConfig::id(), "id").unwrap();
         s.reset(4);
         let g = s.goal;
-        s.base.core
+        s.base
+            .core
             .body_mut(s.cube)
             .set_translation(Vector::new(g[0], 0.1, g[1]), true);
         let t = s.step(&Action::Continuous(vec![0.0, 0.0])).unwrap();

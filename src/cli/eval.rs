@@ -62,10 +62,11 @@ pub fn evaluate(
         "{msg} {bar:40} {pos}/{len} dreamed batch steps {elapsed} (eta {eta})",
     )?);
     bar.set_message(format!("{} {}", scenario.id(), variant));
-    let outcome = run_consistency(model, scenario.as_ref(), config, |done, total| {
+    let mut outcome = run_consistency(model, scenario.as_ref(), config, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })?;
+    outcome.report.command = super::command_line();
     bar.finish_and_clear();
     let written = write_outputs(out, &outcome, model.frame_size(), scenario.render_fps())
         .with_context(|| format!("writing the report in {}", out.display()))?;

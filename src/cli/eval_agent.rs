@@ -252,6 +252,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "planner_model": args.planner_model,
         "envs": summaries,
         "wall_s": start.elapsed().as_secs_f64(),
+        "command": super::command_line(),
     });
     if summaries.len() == 2 {
         json["disagreements"] = serde_json::to_value(&disagreements)?;

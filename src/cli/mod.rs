@@ -26,6 +26,14 @@ use std::path::Path;
 
 use somnium_files::{Claim, OutputKind};
 
+/// This process's command line as a person would type it (`somnium` and its
+/// arguments), for reports and checkpoints to record.
+pub fn command_line() -> Vec<String> {
+    std::iter::once("somnium".to_string())
+        .chain(std::env::args().skip(1))
+        .collect()
+}
+
 /// Claims `--out` for one kind of output before any work is done: a missing
 /// directory is created, an empty one or one already holding `kind` granted,
 /// anything else refused, naming what is there. No command writes into, or
@@ -45,7 +53,7 @@ pub fn claim_run_out(dir: &Path, kind: &OutputKind, resume: bool) -> anyhow::Res
             kind.name
         ),
         (Claim::Created | Claim::Empty, true) => anyhow::bail!(
-            "--resume: {} holds no {} to resume",
+            "--resume: {} holds no {}: there is no run to resume",
             dir.display(),
             kind.name
         ),

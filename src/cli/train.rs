@@ -215,7 +215,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             spec,
             &args.data.display().to_string(),
             &hash,
-            std::env::args().collect(),
+            super::command_line(),
         ));
     }
     if let Some((path, dir)) = &init_dir {

@@ -133,6 +133,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.eval_episodes == 0 {
         bail!("--eval-episodes must be at least 1");
     }
+    // The envs (and a dream's model) are built before anything is written, so a
+    // bad env string leaves no half-made run behind.
+    let mut trainer = PpoTrainer::new(config.clone(), target.clone())?;
     super::claim_run_out(&args.out, &OutputKind::AGENT_RUN, args.resume)?;
     if args.resume {
         super::agent_resume::check_saved_run(&args.out, &config, &target.to_string())?;
@@ -142,7 +145,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&config)?,
         )?;
     }
-    let mut trainer = PpoTrainer::new(config.clone(), target.clone())?;
     let (mut train_curve, mut eval_curve) = if args.resume {
         trainer.resume(&args.out)?;
         super::agent_resume::trim_metrics(&args.out, trainer.global_step())?

@@ -20,6 +20,15 @@ pub fn somnium(args: &[&str]) -> Output {
         .expect("run somnium")
 }
 
+/// Runs the `somnium` binary with `args` in the directory `dir`.
+pub fn somnium_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_somnium"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run somnium")
+}
+
 /// Asserts that a run succeeded, showing its stdout and stderr when it did not.
 pub fn ok(out: &Output) {
     assert!(

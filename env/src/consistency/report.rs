@@ -164,6 +164,9 @@ pub struct ConsistencyReport {
     /// Where the scenario terminates episodes: the dream's ends against physics'.
     #[serde(default)]
     pub episode_ends: Option<EpisodeEnds>,
+    /// The command line that produced the report, word by word (set by the CLI).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
 }
 
 fn mean_over<T>(
@@ -274,6 +277,7 @@ impl ConsistencyReport {
             horizons,
             episode_scores,
             episode_ends: None,
+            command: Vec::new(),
         }
     }
 

@@ -177,7 +177,7 @@ async fn floods_of_malformed_and_oversized_requests_leave_other_clients_served()
     let (mut survivor, _) = joined_client(&server, 1).await;
     survivor.step(HashMap::new(), vec![]).await.unwrap();
     // Field 3 (step) with wire type 2 and a length running past the end; then junk.
-    let garbage = vec![
+    let garbage = [
         vec![0x1a, 0x7f, 0x01],
         vec![0xff; 32],
         vec![0x0a, 0x05, 0x0a],

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use prost::Message;
 use proptest::prelude::*;
 use proptest::sample::select;
+use prost::Message;
 
 use super::proto::environment_request::Payload as Request;
 use super::proto::{
@@ -36,16 +36,26 @@ pub(super) fn any_tensor() -> impl Strategy<Value = Tensor> {
     use tensor::Payload as P;
     let n = 0..6usize;
     let payload = prop_oneof![
-        prop::collection::vec(any::<f32>(), n.clone()).prop_map(|array| P::Floats(tensor::FloatArray { array })),
-        prop::collection::vec(any::<f64>(), n.clone()).prop_map(|array| P::Doubles(tensor::DoubleArray { array })),
-        prop::collection::vec(any::<u8>(), n.clone()).prop_map(|array| P::Int8s(tensor::Int8Array { array })),
-        prop::collection::vec(any::<i32>(), n.clone()).prop_map(|array| P::Int32s(tensor::Int32Array { array })),
-        prop::collection::vec(any::<i64>(), n.clone()).prop_map(|array| P::Int64s(tensor::Int64Array { array })),
-        prop::collection::vec(any::<u8>(), n.clone()).prop_map(|array| P::Uint8s(tensor::Uint8Array { array })),
-        prop::collection::vec(any::<u32>(), n.clone()).prop_map(|array| P::Uint32s(tensor::Uint32Array { array })),
-        prop::collection::vec(any::<u64>(), n.clone()).prop_map(|array| P::Uint64s(tensor::Uint64Array { array })),
-        prop::collection::vec(any::<bool>(), n.clone()).prop_map(|array| P::Bools(tensor::BoolArray { array })),
-        prop::collection::vec(text(), n).prop_map(|array| P::Strings(tensor::StringArray { array })),
+        prop::collection::vec(any::<f32>(), n.clone())
+            .prop_map(|array| P::Floats(tensor::FloatArray { array })),
+        prop::collection::vec(any::<f64>(), n.clone())
+            .prop_map(|array| P::Doubles(tensor::DoubleArray { array })),
+        prop::collection::vec(any::<u8>(), n.clone())
+            .prop_map(|array| P::Int8s(tensor::Int8Array { array })),
+        prop::collection::vec(any::<i32>(), n.clone())
+            .prop_map(|array| P::Int32s(tensor::Int32Array { array })),
+        prop::collection::vec(any::<i64>(), n.clone())
+            .prop_map(|array| P::Int64s(tensor::Int64Array { array })),
+        prop::collection::vec(any::<u8>(), n.clone())
+            .prop_map(|array| P::Uint8s(tensor::Uint8Array { array })),
+        prop::collection::vec(any::<u32>(), n.clone())
+            .prop_map(|array| P::Uint32s(tensor::Uint32Array { array })),
+        prop::collection::vec(any::<u64>(), n.clone())
+            .prop_map(|array| P::Uint64s(tensor::Uint64Array { array })),
+        prop::collection::vec(any::<bool>(), n.clone())
+            .prop_map(|array| P::Bools(tensor::BoolArray { array })),
+        prop::collection::vec(text(), n)
+            .prop_map(|array| P::Strings(tensor::StringArray { array })),
     ];
     (prop::option::of(payload), shape()).prop_map(|(payload, shape)| Tensor { payload, shape })
 }
@@ -57,15 +67,27 @@ fn plausible(key: &'static str) -> BoxedStrategy<Tensor> {
         "scenario" => strings(vec!["fake-v0", "bounce-v0", "cartpole-v0", "nope-v0"]),
         "variant" => strings(vec!["id", "ood", "coarse", "warp"]),
         "backend" => strings(vec!["physics", "dream", "warp"]),
-        "model" => strings(vec!["tiny", "models/tiny", "empty", "../models/tiny", "/etc/passwd", "", "tiny/../../x"]),
-        "width" | "height" => select(vec![0i64, 1, 8, 16, 513, -1]).prop_map(int64_scalar).boxed(),
+        "model" => strings(vec![
+            "tiny",
+            "models/tiny",
+            "empty",
+            "../models/tiny",
+            "/etc/passwd",
+            "",
+            "tiny/../../x",
+        ]),
+        "width" | "height" => select(vec![0i64, 1, 8, 16, 513, -1])
+            .prop_map(int64_scalar)
+            .boxed(),
         _ => any::<i64>().prop_map(int64_scalar).boxed(),
     }
 }
 
 /// Settings from a pool of known and unknown keys, each plausible or any tensor.
 fn world_settings() -> impl Strategy<Value = HashMap<String, Tensor>> {
-    let keys = ["scenario", "variant", "seed", "backend", "model", "width", "height", "colour"];
+    let keys = [
+        "scenario", "variant", "seed", "backend", "model", "width", "height", "colour",
+    ];
     let entries: Vec<_> = keys
         .iter()
         .map(|&k| {
@@ -78,7 +100,11 @@ fn world_settings() -> impl Strategy<Value = HashMap<String, Tensor>> {
 
 fn seed_settings() -> impl Strategy<Value = HashMap<String, Tensor>> {
     let value = prop_oneof![any::<i64>().prop_map(int64_scalar), any_tensor()];
-    prop::collection::hash_map(select(vec!["seed", "level"]).prop_map(String::from), value, 0..2)
+    prop::collection::hash_map(
+        select(vec!["seed", "level"]).prop_map(String::from),
+        value,
+        0..2,
+    )
 }
 
 fn world_name() -> impl Strategy<Value = String> {
@@ -93,13 +119,51 @@ fn action() -> impl Strategy<Value = Tensor> {
 fn step() -> impl Strategy<Value = StepRequest> {
     let uid = prop_oneof![4 => 1u64..=6, 1 => any::<u64>()];
     (
-        prop::collection::hash_map(prop_oneof![4 => Just(1u64), 1 => any::<u64>()], action(), 0..3),
+        prop::collection::hash_map(
+            prop_oneof![4 => Just(1u64), 1 => any::<u64>()],
+            action(),
+            0..3,
+        ),
         prop::collection::vec(uid, 0..8),
     )
         .prop_map(|(actions, requested_observations)| StepRequest {
             actions,
             requested_observations,
         })
+}
+
+/// The `Any` type URL of the properties extension's requests (the catalog).
+const PROPERTY_REQUEST_URL: &str =
+    "type.googleapis.com/dm_env_rpc.v1.extensions.properties.PropertyRequest";
+
+/// An extension request: a properties request (read, write or list a key; or
+/// random bytes) or another type URL.
+fn extension() -> impl Strategy<Value = prost_types::Any> {
+    let key = prop_oneof![
+        select(vec![
+            "",
+            "catalog",
+            "scenarios",
+            "scenarios.push-v0",
+            "scenarios.push-v0.id.control_hz",
+            "nope"
+        ])
+        .prop_map(String::from),
+        text(),
+    ];
+    // PropertyRequest { oneof: 1 read, 2 write, 3 list } around a message whose field 1 is the key
+    let property = (1u32..=3, key).prop_map(|(case, key)| {
+        let mut inner = Vec::new();
+        prost::encoding::string::encode(1, &key, &mut inner);
+        let mut value = Vec::new();
+        prost::encoding::encode_key(case, prost::encoding::WireType::LengthDelimited, &mut value);
+        prost::encoding::encode_varint(inner.len() as u64, &mut value);
+        value.extend(inner);
+        value
+    });
+    let value = prop_oneof![3 => property, 1 => prop::collection::vec(any::<u8>(), 0..16)];
+    let url = prop_oneof![3 => Just(PROPERTY_REQUEST_URL.to_string()), 1 => text()];
+    (url, value).prop_map(|(type_url, value)| prost_types::Any { type_url, value })
 }
 
 /// Any request: every oneof case (and none), with random fields.
@@ -114,7 +178,7 @@ pub(super) fn any_request() -> impl Strategy<Value = EnvironmentRequest> {
             .prop_map(|(world_name, settings)| Request::ResetWorld(ResetWorldRequest { world_name, settings })),
         1 => Just(Request::LeaveWorld(LeaveWorldRequest {})),
         1 => world_name().prop_map(|world_name| Request::DestroyWorld(DestroyWorldRequest { world_name })),
-        1 => text().prop_map(|type_url| Request::Extension(prost_types::Any { type_url, value: vec![1, 2] })),
+        1 => extension().prop_map(Request::Extension),
     ];
     prop::option::weighted(0.97, payload).prop_map(|payload| EnvironmentRequest { payload })
 }
@@ -140,15 +204,28 @@ pub(super) fn valid_requests(dream: bool) -> Vec<EnvironmentRequest> {
     let name = LAST_WORLD.to_string();
     let step = StepRequest {
         actions: HashMap::from([(1, float_tensor(vec![0.5, -0.25], &[2]))]),
-        requested_observations: vec![1, 2, 3, 4, 5, 6],
+        // a dream has no state (uid 2)
+        requested_observations: if dream {
+            vec![1, 3, 4, 5, 6]
+        } else {
+            vec![1, 2, 3, 4, 5, 6]
+        },
     };
     [
         Request::CreateWorld(CreateWorldRequest { settings: world }),
-        Request::JoinWorld(JoinWorldRequest { world_name: name.clone(), settings: HashMap::new() }),
+        Request::JoinWorld(JoinWorldRequest {
+            world_name: name.clone(),
+            settings: HashMap::new(),
+        }),
         Request::Step(step.clone()),
         Request::Step(step),
-        Request::Reset(ResetRequest { settings: seed.clone() }),
-        Request::ResetWorld(ResetWorldRequest { world_name: name.clone(), settings: seed }),
+        Request::Reset(ResetRequest {
+            settings: seed.clone(),
+        }),
+        Request::ResetWorld(ResetWorldRequest {
+            world_name: name.clone(),
+            settings: seed,
+        }),
         Request::LeaveWorld(LeaveWorldRequest {}),
         Request::DestroyWorld(DestroyWorldRequest { world_name: name }),
     ]
@@ -251,18 +328,29 @@ fn tensors_mut(request: &mut EnvironmentRequest) -> Vec<&mut Tensor> {
 }
 
 /// `request` with `m` applied; `None` when the change leaves no decodable request.
-pub(super) fn mutate_fields(mut request: EnvironmentRequest, m: &FieldMutation) -> Option<EnvironmentRequest> {
+pub(super) fn mutate_fields(
+    mut request: EnvironmentRequest,
+    m: &FieldMutation,
+) -> Option<EnvironmentRequest> {
     match m {
         FieldMutation::SwapOneof(field) => {
             let bytes = encode(&request);
             let mut swapped = Vec::with_capacity(bytes.len() + 1);
-            prost::encoding::encode_key(u32::from(*field), prost::encoding::WireType::LengthDelimited, &mut swapped);
+            prost::encoding::encode_key(
+                u32::from(*field),
+                prost::encoding::WireType::LengthDelimited,
+                &mut swapped,
+            );
             // the first byte is the key of the payload's field (all fit in one byte)
             swapped.extend_from_slice(bytes.get(1..).unwrap_or_default());
             return EnvironmentRequest::decode(swapped.as_slice()).ok();
         }
-        FieldMutation::Shape(shape) => tensors_mut(&mut request).into_iter().for_each(|t| t.shape = shape.clone()),
-        FieldMutation::Tensor(new) => tensors_mut(&mut request).into_iter().for_each(|t| *t = new.clone()),
+        FieldMutation::Shape(shape) => tensors_mut(&mut request)
+            .into_iter()
+            .for_each(|t| t.shape = shape.clone()),
+        FieldMutation::Tensor(new) => tensors_mut(&mut request)
+            .into_iter()
+            .for_each(|t| *t = new.clone()),
         FieldMutation::Uid(uid) => {
             if let Some(Request::Step(r)) = &mut request.payload {
                 r.actions = r.actions.drain().map(|(_, t)| (*uid, t)).collect();

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use prost::Message;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+use prost::Message;
 use tonic::Code;
 
 use super::error::MAX_ERROR_MESSAGE;
@@ -71,13 +71,22 @@ impl Driver {
                 let response = session.handle(request).await;
                 check_answer(asked, &response)?;
                 let ok = !matches!(response.payload, Some(Response::Error(_)));
-                *self.outcomes.lock().unwrap().entry((asked, ok)).or_default() += 1;
+                *self
+                    .outcomes
+                    .lock()
+                    .unwrap()
+                    .entry((asked, ok))
+                    .or_default() += 1;
                 if let Some(Response::CreateWorld(r)) = &response.payload {
                     last = r.world_name.clone();
                 }
             }
             drop(session);
-            prop_assert_eq!(self.registry.world_count(), 0, "a session's worlds outlived it");
+            prop_assert_eq!(
+                self.registry.world_count(),
+                0,
+                "a session's worlds outlived it"
+            );
             Ok(())
         })
     }
@@ -90,7 +99,10 @@ impl Driver {
         let outcomes = self.outcomes.lock().unwrap();
         eprintln!("answers (kind, ok) -> count: {outcomes:?}");
         for kind in kinds {
-            assert!(outcomes.contains_key(&(*kind, true)), "no request of kind {kind} succeeded");
+            assert!(
+                outcomes.contains_key(&(*kind, true)),
+                "no request of kind {kind} succeeded"
+            );
         }
     }
 }
@@ -140,9 +152,6 @@ fn check_answer(asked: u8, response: &EnvironmentResponse) -> Result<(), TestCas
             if asked == 0 {
                 prop_assert_eq!(code, Code::InvalidArgument);
             }
-            if asked == 15 {
-                prop_assert_eq!(code, Code::Unimplemented);
-            }
             return Ok(());
         }
         Some(Response::CreateWorld(_)) => 1,
@@ -152,7 +161,7 @@ fn check_answer(asked: u8, response: &EnvironmentResponse) -> Result<(), TestCas
         Some(Response::ResetWorld(_)) => 5,
         Some(Response::LeaveWorld(_)) => 6,
         Some(Response::DestroyWorld(_)) => 7,
-        Some(other) => return Err(TestCaseError::fail(format!("unexpected response {other:?}"))),
+        Some(Response::Extension(_)) => 15,
     };
     prop_assert_eq!(answered, asked, "answered with another kind of response");
     Ok(())
@@ -163,12 +172,21 @@ fn check_answer(asked: u8, response: &EnvironmentResponse) -> Result<(), TestCas
 const CASES: u32 = 512;
 const LIVE_CASES: u32 = 64;
 
+/// A fixed seed, so CI sees the same cases every run (a failure reproduces);
+/// `PROPTEST_RNG_SEED=N` explores other cases.
 fn runner(cases: u32) -> TestRunner {
+    let defaults = Config::default();
+    let rng_seed = if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
+        defaults.rng_seed
+    } else {
+        RngSeed::Fixed(0x736f_6d6e_6975_6d)
+    };
     TestRunner::new(Config {
         cases,
         failure_persistence: None,
         max_shrink_iters: 256,
-        ..Config::default()
+        rng_seed,
+        ..defaults
     })
 }
 
@@ -179,7 +197,11 @@ fn server_fuzz_random_requests_are_answered_and_their_worlds_freed() {
     let strategy = (any::<bool>(), prop::collection::vec(any_request(), 1..8));
     runner(CASES)
         .run(&strategy, |(joined, random)| {
-            let start = if joined { valid_start.clone() } else { Vec::new() };
+            let start = if joined {
+                valid_start.clone()
+            } else {
+                Vec::new()
+            };
             driver.run(start.into_iter().chain(random).collect())
         })
         .unwrap();
@@ -202,7 +224,7 @@ fn server_fuzz_valid_requests_with_mutated_fields_are_answered() {
                     mutations
                         .unwrap_or_default()
                         .iter()
-                        .try_fold(request.clone(), |r, m| mutate_fields(r, m))
+                        .try_fold(request.clone(), mutate_fields)
                 })
                 .collect();
             driver.run(requests)
@@ -214,7 +236,8 @@ fn server_fuzz_valid_requests_with_mutated_fields_are_answered() {
 #[test]
 fn server_fuzz_mutated_request_bytes_decode_or_are_refused() {
     let driver = Driver::new();
-    let valid = [false, true].map(|dream| valid_requests(dream).iter().map(encode).collect::<Vec<_>>());
+    let valid =
+        [false, true].map(|dream| valid_requests(dream).iter().map(encode).collect::<Vec<_>>());
     let mutations = prop::collection::vec(byte_mutation(), 1..4);
     let plan = prop::collection::vec(prop::option::weighted(0.35, mutations), valid[0].len());
     runner(CASES)
@@ -255,13 +278,25 @@ fn server_fuzz_mutated_bytes_over_loopback_leave_the_server_serving() {
                 .map(|(bytes, m)| mutate_bytes(bytes.clone(), m))
                 .collect();
             let code = runtime.block_on(send_raw(server.addr, messages));
-            prop_assert!(matches!(code, Code::Ok | Code::InvalidArgument), "stream ended with {:?}", code);
+            prop_assert!(
+                matches!(code, Code::Ok | Code::InvalidArgument),
+                "stream ended with {:?}",
+                code
+            );
             let mut survivor = survivor.lock().unwrap();
             let step = runtime.block_on(survivor.step(Default::default(), vec![1]));
-            prop_assert!(step.is_ok(), "the other client was not served: {:?}", step.err());
+            prop_assert!(
+                step.is_ok(),
+                "the other client was not served: {:?}",
+                step.err()
+            );
             Ok(())
         })
         .unwrap();
-    assert_eq!(runtime.block_on(wait_for_worlds(&server, 1)), 1, "only the survivor's world is left");
+    assert_eq!(
+        runtime.block_on(wait_for_worlds(&server, 1)),
+        1,
+        "only the survivor's world is left"
+    );
     runtime.block_on(server.shutdown()).unwrap();
 }

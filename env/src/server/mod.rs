@@ -25,7 +25,6 @@ pub mod catalog;
 mod client;
 mod error;
 mod factory;
-mod model_cache;
 mod models_dir;
 mod registry;
 mod service;
@@ -53,8 +52,7 @@ use std::time::Duration;
 
 pub use client::{ClientError, EnvClient};
 pub use error::ServerError;
-pub use factory::{default_factory, factory_with_cache, EnvFactory};
-pub use model_cache::ModelCache;
+pub use factory::{default_factory, factory_with_cache, EnvFactory, ModelCache};
 pub use models_dir::MAX_MODEL_NAME;
 pub use service::{serve, spawn, RunningServer};
 pub use settings::{Backend, WorldSettings};

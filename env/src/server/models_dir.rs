@@ -8,10 +8,12 @@
 //! `models/bounce`. Refused, all with the same [`ServerError::UnknownModel`]
 //! error that echoes only what the client sent: absolute paths, `..`, anything
 //! that, with symlinks followed, leaves the directory or is the directory
-//! itself, and names that hold no model checkpoint. The file system is only
-//! looked at inside the directory, so an error tells nothing about what exists
-//! outside it. The resolved path is canonical (symlinks followed), so two names
-//! of one model share one load (see [`super::ModelCache`]).
+//! itself, and names that hold no model checkpoint. Whatever exists, a
+//! refusal's text is the same, so it tells nothing about the server's files.
+//! A model inside the directory that fails to load is named in the error by the
+//! client's name, with `<models-dir>` for the directory's server path. The
+//! resolved path is canonical (symlinks followed), so two names of one model
+//! share one load (see [`super::ModelCache`]).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -73,7 +75,9 @@ impl ModelsDir {
                 continue;
             }
             // the checkpoint directory itself, links followed (`ckpt/` may be one)
-            let dir = checkpoint_dir(&path).ok().and_then(|d| d.canonicalize().ok());
+            let dir = checkpoint_dir(&path)
+                .ok()
+                .and_then(|d| d.canonicalize().ok());
             match dir {
                 Some(dir) if strictly_inside(&dir, &root) => return Ok(dir),
                 _ => continue,
@@ -104,11 +108,19 @@ impl ModelsDir {
     /// mention of the directory's server path replaced by `<models-dir>`.
     pub fn scrub(&self, error: ServerError, name: &str) -> ServerError {
         let message = error.to_string();
-        let mut roots = vec![self.root.display().to_string()];
-        if let Ok(canonical) = self.root.canonicalize() {
-            roots.insert(0, canonical.display().to_string());
-        }
-        let leaks = roots.iter().any(|r| !r.is_empty() && message.contains(r.as_str()));
+        // models are loaded from canonical paths; an absolute --models-dir may
+        // show as given too (a relative one is not a server path to hide)
+        let mut roots: Vec<String> = self
+            .root
+            .canonicalize()
+            .into_iter()
+            .chain(Some(self.root.clone()).filter(|r| r.is_absolute()))
+            .map(|r| r.display().to_string())
+            .collect();
+        roots.dedup();
+        let leaks = roots
+            .iter()
+            .any(|r| !r.is_empty() && message.contains(r.as_str()));
         if !leaks {
             return error;
         }
@@ -224,11 +236,17 @@ mod tests {
         let canonical = root.canonicalize().unwrap();
         let e = ServerError::BadSetting {
             name: "model".into(),
-            reason: format!("loading the model in {}/tiny: bad weights", canonical.display()),
+            reason: format!(
+                "loading the model in {}/tiny: bad weights",
+                canonical.display()
+            ),
         };
         let scrubbed = dir.scrub(e, "tiny").to_string();
         assert!(scrubbed.contains("<models-dir>/tiny"), "{scrubbed}");
-        assert!(!scrubbed.contains(&canonical.display().to_string()), "{scrubbed}");
+        assert!(
+            !scrubbed.contains(&canonical.display().to_string()),
+            "{scrubbed}"
+        );
         let other = dir.scrub(ServerError::UnknownScenario("nope-v0".into()), "tiny");
         assert!(matches!(other, ServerError::UnknownScenario(_)));
     }

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::error::ServerError;
+use super::factory::EnvFactory;
 use super::models_dir::ModelsDir;
 use super::proto::ActionObservationSpecs;
-use super::settings::WorldSettings;
+use super::settings::{Backend, WorldSettings};
 use super::world::{World, WorldCommand, WorldEnd};
-use super::{EnvFactory, ServerConfig, ServerError};
+use super::ServerConfig;
 
 /// How many names of idle-freed worlds are remembered (to explain a later request).
 const EXPIRED_MEMORY: usize = 1024;
@@ -111,8 +113,8 @@ impl Registry {
         session: u64,
     ) -> Result<String, ServerError> {
         let model_name = match &settings.backend {
-            super::Backend::Dream { model } => Some(model.to_string_lossy().into_owned()),
-            super::Backend::Physics => None,
+            Backend::Dream { model } => Some(model.to_string_lossy().into_owned()),
+            Backend::Physics => None,
         };
         let settings = self.models.resolve_settings(settings)?;
         let created = self.create_resolved(settings, session).await;

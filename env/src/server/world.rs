@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::error::ServerError;
 use super::proto::{ActionObservationSpecs, DataType, EnvironmentStateType, StepResponse, Tensor};
 use super::tensor::{
     action_spec, bool_scalar, float_spec, float_tensor, scalar_spec, uint8_tensor, unpack_action,
 };
-use super::ServerError;
 use crate::{Action, Env, Observation, Space};
 
 /// Uid of the one action of every world.
@@ -148,7 +148,11 @@ impl World {
 
     /// Serve commands until Shutdown, until every sender is gone, or until no
     /// command came for `idle_timeout`; returns why (the env is dropped then).
-    pub fn run(mut self, commands: mpsc::Receiver<WorldCommand>, idle_timeout: Duration) -> WorldEnd {
+    pub fn run(
+        mut self,
+        commands: mpsc::Receiver<WorldCommand>,
+        idle_timeout: Duration,
+    ) -> WorldEnd {
         loop {
             let command = match commands.recv_timeout(idle_timeout) {
                 Ok(c) => c,
