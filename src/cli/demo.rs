@@ -1,5 +1,5 @@
 //! `somnium demo`: the shipped bounce model dreaming against physics, in about
-//! 15 s on two cores: key numbers on stdout, the report and GIFs in --out.
+//! 11 s on two cores: key numbers on stdout, the report and GIFs in --out.
 
 use std::path::PathBuf;
 
