@@ -11,17 +11,45 @@ fn a_trained_and_exported_model_records_what_it_was_trained_on() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     ok(&somnium(&[
-        "record", "--scenario", "bounce-v0", "--variant", "ood", "--episodes", "3",
-        "--max-steps", "6", "--size", "32", "--out", data.to_str().unwrap(),
+        "record",
+        "--scenario",
+        "bounce-v0",
+        "--variant",
+        "ood",
+        "--episodes",
+        "3",
+        "--max-steps",
+        "6",
+        "--size",
+        "32",
+        "--out",
+        data.to_str().unwrap(),
     ]));
     let run = root.path().join("run");
     ok(&somnium(&[
-        "train", "--data", data.to_str().unwrap(), "--preset", "tiny", "--batch", "2", "--steps",
-        "1", "--val-episodes", "1", "--rollout-episodes", "1", "--out", run.to_str().unwrap(),
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--preset",
+        "tiny",
+        "--batch",
+        "2",
+        "--steps",
+        "1",
+        "--val-episodes",
+        "1",
+        "--rollout-episodes",
+        "1",
+        "--out",
+        run.to_str().unwrap(),
     ]));
     let model = root.path().join("model");
     ok(&somnium(&[
-        "export", "--model", run.to_str().unwrap(), "--out", model.to_str().unwrap(),
+        "export",
+        "--model",
+        run.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
     ]));
     for dir in [run.join("ckpt"), model.clone()] {
         let p = &json(&dir.join("config.json"))["meta"]["provenance"];
@@ -37,7 +65,10 @@ fn a_trained_and_exported_model_records_what_it_was_trained_on() {
             .iter()
             .filter_map(|w| w.as_str())
             .collect();
-        assert!(command.contains(&"train") && command.contains(&"--data"), "{command:?}");
+        assert!(
+            command.contains(&"train") && command.contains(&"--data"),
+            "{command:?}"
+        );
     }
     // the ood model dreams ood, and is refused for id without the override
     let out = |name: &str| root.path().join(name).to_str().unwrap().to_string();
@@ -63,7 +94,12 @@ fn the_shipped_push_model_refuses_to_dream_bounce() {
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("r");
     let run = somnium(&[
-        "dream", "--env", "dream:bounce-v0@models/push", "--steps", "6", "--out",
+        "dream",
+        "--env",
+        "dream:bounce-v0@models/push",
+        "--steps",
+        "6",
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert!(!run.status.success());

@@ -17,8 +17,8 @@
 //! ```
 
 pub mod behaviour;
-pub mod consistency;
 mod check;
+pub mod consistency;
 pub mod dream;
 pub mod envspec;
 mod error;

@@ -139,7 +139,12 @@ impl<E: Env> Env for RecordGif<E> {
             let path = self
                 .dir
                 .join(format!("{}-episode-{:04}.gif", self.prefix, self.episode));
-            crate::gif_out::write_gif(&path, &self.frames, self.scale, self.env.spec().render_fps())?;
+            crate::gif_out::write_gif(
+                &path,
+                &self.frames,
+                self.scale,
+                self.env.spec().render_fps(),
+            )?;
             self.written.push(path);
             self.episode += 1;
             self.frames.clear();

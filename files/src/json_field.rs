@@ -62,11 +62,17 @@ mod tests {
 
     #[test]
     fn a_nan_is_traced_to_its_field_in_objects_and_arrays() {
-        assert_eq!(field_of_error(r#"{"steps": 4, "lr": NaN}"#).as_deref(), Some("lr"));
+        assert_eq!(
+            field_of_error(r#"{"steps": 4, "lr": NaN}"#).as_deref(),
+            Some("lr")
+        );
         let nested = "{\n  \"speed\": {\n    \"lo\": 1,\n    \"hi\": NaN\n  }\n}";
         assert_eq!(field_of_error(nested).as_deref(), Some("hi"));
         let array = "{\n  \"model_size\": [\n    NaN,\n    32\n  ]\n}";
         assert_eq!(field_of_error(array).as_deref(), Some("model_size"));
-        assert_eq!(field_of_error(r#"{"a": "x:y", "b": NaN}"#).as_deref(), Some("b"));
+        assert_eq!(
+            field_of_error(r#"{"a": "x:y", "b": NaN}"#).as_deref(),
+            Some("b")
+        );
     }
 }

@@ -92,11 +92,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder.tempfile_in(dir).map_err(|e| FileError::io(dir, e))?;
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| FileError::io(dir, e))?;
     tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| FileError::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| FileError::io(path, e.error))?;
+    tmp.persist(path)
+        .map_err(|e| FileError::io(path, e.error))?;
     sync_dir(dir);
     Ok(())
 }
@@ -136,8 +139,14 @@ mod tests {
 
     #[test]
     fn a_leftover_temporary_names_the_file_it_was_to_become() {
-        assert_eq!(temp_target(".manifest.json.a1B2c3.tmp"), Some("manifest.json"));
-        assert_eq!(temp_target("shard-00001.safetensors.tmp"), Some("shard-00001.safetensors"));
+        assert_eq!(
+            temp_target(".manifest.json.a1B2c3.tmp"),
+            Some("manifest.json")
+        );
+        assert_eq!(
+            temp_target("shard-00001.safetensors.tmp"),
+            Some("shard-00001.safetensors")
+        );
         assert_eq!(temp_target("shard-00001.safetensors"), None);
     }
 

@@ -220,7 +220,10 @@ mod tests {
     fn a_missing_directory_is_created_and_an_empty_one_granted() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("a").join("b");
-        assert_eq!(claim_dir(&dir, &OutputKind::ROLLOUT).unwrap(), Claim::Created);
+        assert_eq!(
+            claim_dir(&dir, &OutputKind::ROLLOUT).unwrap(),
+            Claim::Created
+        );
         assert!(dir.is_dir());
         assert_eq!(claim_dir(&dir, &OutputKind::ROLLOUT).unwrap(), Claim::Empty);
     }
@@ -229,18 +232,29 @@ mod tests {
     fn a_directory_of_someone_elses_files_is_refused_naming_them() {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("thesis.txt"), b"years of work").unwrap();
-        let e = claim_dir(root.path(), &OutputKind::ROLLOUT).unwrap_err().to_string();
+        let e = claim_dir(root.path(), &OutputKind::ROLLOUT)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("thesis.txt") && e.contains("rollout"), "{e}");
-        assert_eq!(std::fs::read(root.path().join("thesis.txt")).unwrap(), b"years of work");
+        assert_eq!(
+            std::fs::read(root.path().join("thesis.txt")).unwrap(),
+            b"years of work"
+        );
     }
 
     #[test]
     fn a_directory_holding_the_same_kind_is_granted_and_another_kind_refused() {
         let root = tempfile::tempdir().unwrap();
-        std::fs::write(root.path().join("rollout.json"), br#"{"format":"somnium-rollout"}"#)
-            .unwrap();
+        std::fs::write(
+            root.path().join("rollout.json"),
+            br#"{"format":"somnium-rollout"}"#,
+        )
+        .unwrap();
         std::fs::write(root.path().join("notes.txt"), b"mine").unwrap();
-        assert_eq!(claim_dir(root.path(), &OutputKind::ROLLOUT).unwrap(), Claim::Existing);
+        assert_eq!(
+            claim_dir(root.path(), &OutputKind::ROLLOUT).unwrap(),
+            Claim::Existing
+        );
         assert!(claim_dir(root.path(), &OutputKind::DATASET).is_err());
     }
 
@@ -250,7 +264,10 @@ mod tests {
         std::fs::write(root.path().join("config.json"), br#"{"editor":"vim"}"#).unwrap();
         assert!(claim_dir(root.path(), &OutputKind::MODEL).is_err());
         std::fs::write(root.path().join("config.json"), br#"{"model_config":{}}"#).unwrap();
-        assert_eq!(claim_dir(root.path(), &OutputKind::MODEL).unwrap(), Claim::Existing);
+        assert_eq!(
+            claim_dir(root.path(), &OutputKind::MODEL).unwrap(),
+            Claim::Existing
+        );
     }
 
     #[test]
@@ -271,7 +288,9 @@ mod tests {
         assert!(claim_file(&gif, &OutputKind::GIF).unwrap());
         let essay = root.path().join("essay.gif");
         std::fs::write(&essay, b"not a gif").unwrap();
-        let e = claim_file(&essay, &OutputKind::GIF).unwrap_err().to_string();
+        let e = claim_file(&essay, &OutputKind::GIF)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("essay.gif") && e.contains("GIF"), "{e}");
         assert!(claim_file(root.path(), &OutputKind::GIF).is_err());
     }

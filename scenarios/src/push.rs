@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::base::{delegate_to_base, Arena, ScenarioBase};
 use crate::render::Camera;
 use crate::world::{
-    add_square_walls, box_space, check_positive, check_rate, check_within, visual_only, yaw_of, Range,
+    add_square_walls, box_space, check_positive, check_rate, check_within, visual_only, yaw_of,
+    Range,
 };
 use crate::{
     Action, ColorTable, ObjectColor, Scenario, ScenarioError, Space, SuccessRule, Transition,

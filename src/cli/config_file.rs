@@ -41,7 +41,6 @@ fn parse_settings(text: &str, path: &Path) -> anyhow::Result<serde_json::Value> 
     })
 }
 
-
 fn overlay_value<T: Serialize + DeserializeOwned>(
     base: &T,
     over: serde_json::Value,
@@ -59,9 +58,8 @@ fn overlay_value<T: Serialize + DeserializeOwned>(
         }
         b.insert(k.clone(), v.clone());
     }
-    serde_path_to_error::deserialize(merged).map_err(|e| {
-        anyhow::anyhow!("{what} in {source}: field `{}`: {}", e.path(), e.inner())
-    })
+    serde_path_to_error::deserialize(merged)
+        .map_err(|e| anyhow::anyhow!("{what} in {source}: field `{}`: {}", e.path(), e.inner()))
 }
 
 #[cfg(test)]

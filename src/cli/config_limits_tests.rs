@@ -139,7 +139,11 @@ fn every_numeric_model_setting_is_used_or_refused_by_name() {
 #[test]
 fn every_numeric_ppo_setting_is_used_or_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    for base in [PpoConfig::default(), PpoConfig::continuous(), PpoConfig::frames()] {
+    for base in [
+        PpoConfig::default(),
+        PpoConfig::continuous(),
+        PpoConfig::frames(),
+    ] {
         let value = serde_json::to_value(&base).unwrap();
         let load = |path: &Path| -> Result<(), String> {
             let cfg = overlay(&base, path, "PPO settings").map_err(|e| format!("{e:#}"))?;

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use candle_core::Device;
-use somnium_files::OutputKind;
 use somnium_env::consistency::ConsistencyConfig;
 use somnium_env::lockstep::ActionPlan;
 use somnium_env::DreamModel;
+use somnium_files::OutputKind;
 
 /// Arguments of `somnium demo`.
 #[derive(clap::Args)]

@@ -11,8 +11,8 @@ use somnium_env::consistency::episodes::EpisodeFrames;
 use somnium_env::consistency::output::episode_gif;
 use somnium_env::lockstep::{run_lockstep, ActionPlan};
 use somnium_env::rollout::{self, Rollout};
-use somnium_files::OutputKind;
 use somnium_env::{EnvKind, EnvString};
+use somnium_files::OutputKind;
 
 /// Arguments of `somnium dream`.
 #[derive(clap::Args)]

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use somnium_files::OutputKind;
 use somnium_env::consistency::output::write_outputs;
 use somnium_env::consistency::{run_consistency, ConsistencyConfig, ConsistencyReport};
 use somnium_env::lockstep::ActionPlan;
 use somnium_env::DreamModel;
+use somnium_files::OutputKind;
 
 /// Arguments of `somnium eval`.
 #[derive(clap::Args)]

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use candle_core::Device;
-use somnium_files::OutputKind;
 use somnium_env::dream::checkpoint_dir;
+use somnium_files::OutputKind;
 use somnium_world_model::checkpoint::{self, Checkpoint};
 use somnium_world_model::config::ModelConfig;
 use somnium_world_model::train::checkpointing::load_model;

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use somnium_files::OutputKind;
 use somnium_env::record::{record, BehaviourPolicy, RecordOptions};
+use somnium_files::OutputKind;
 
 use super::scenarios::ScenarioChoice;
 

@@ -12,10 +12,10 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use somnium_files::OutputKind;
 use somnium_agents::ppo::{PpoConfig, PpoTrainer};
 use somnium_agents::{EnvTarget, EvalOptions, Evaluator, ObsKind, PpoAgent, PpoPolicy};
 use somnium_env::Space;
+use somnium_files::OutputKind;
 
 /// Arguments of `somnium train-agent`.
 #[derive(clap::Args)]

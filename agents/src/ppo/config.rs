@@ -139,7 +139,10 @@ impl PpoConfig {
             ));
         }
         if self.total_steps == 0 || self.total_steps > 1 << 40 {
-            return bad(format!("total_steps {} must be in 1..=2^40", self.total_steps));
+            return bad(format!(
+                "total_steps {} must be in 1..=2^40",
+                self.total_steps
+            ));
         }
         if self.num_minibatches == 0 || self.num_minibatches > self.batch_size() {
             return bad(format!(

@@ -28,7 +28,7 @@ pub mod meter;
 pub mod output;
 mod report;
 
-pub use report::{ConsistencyReport, CeilingPoint, EpisodeScore, LongRun, MethodSummary};
+pub use report::{CeilingPoint, ConsistencyReport, EpisodeScore, LongRun, MethodSummary};
 
 use somnium_scenarios::Scenario;
 use somnium_world_model::metrics::{

@@ -32,12 +32,19 @@ pub fn differences(p: &Provenance, scenario: &dyn Scenario) -> Vec<String> {
     // A scenario built from a config file is "custom": its rate and actions are
     // compared, its name cannot be.
     if scenario.variant() != "custom" && p.variant != scenario.variant() {
-        diffs.push(format!("variant {} is not {}", scenario.variant(), p.variant));
+        diffs.push(format!(
+            "variant {} is not {}",
+            scenario.variant(),
+            p.variant
+        ));
     }
     let same_space = match (&p.action_space, scenario.action_space()) {
-        (ManifestActionSpace::Box { low, high }, Space::Box { low: l, high: h, .. }) => {
-            *low == l && *high == h
-        }
+        (
+            ManifestActionSpace::Box { low, high },
+            Space::Box {
+                low: l, high: h, ..
+            },
+        ) => *low == l && *high == h,
         (ManifestActionSpace::Discrete { n }, Space::Discrete(m)) => *n == m,
         _ => false,
     };

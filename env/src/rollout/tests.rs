@@ -119,13 +119,19 @@ fn a_directory_of_someone_elses_files_is_refused_and_left_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("thesis.txt"), b"four years").unwrap();
     let err = write(dir.path(), &tiny()).unwrap_err().to_string();
-    assert!(err.contains("thesis.txt") && err.contains("rollout"), "{err}");
+    assert!(
+        err.contains("thesis.txt") && err.contains("rollout"),
+        "{err}"
+    );
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("thesis.txt")]);
-    assert_eq!(std::fs::read(dir.path().join("thesis.txt")).unwrap(), b"four years");
+    assert_eq!(
+        std::fs::read(dir.path().join("thesis.txt")).unwrap(),
+        b"four years"
+    );
 }
 
 #[test]
@@ -138,7 +144,10 @@ fn rewriting_a_rollout_replaces_only_its_own_files() {
     r.actions.iter_mut().for_each(|a| *a = 0.25);
     write(&path, &r).unwrap();
     assert_eq!(read(&path).unwrap().actions, r.actions);
-    assert_eq!(std::fs::read(path.join("notes.txt")).unwrap(), b"seed 3 looked odd");
+    assert_eq!(
+        std::fs::read(path.join("notes.txt")).unwrap(),
+        b"seed 3 looked odd"
+    );
 }
 
 #[test]

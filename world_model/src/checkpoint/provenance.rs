@@ -99,8 +99,7 @@ mod tests {
     fn a_provenance_round_trips_through_json_with_its_parent() {
         let mut p = sample();
         p.init_from = Some(Box::new(sample()));
-        let back: Provenance =
-            serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+        let back: Provenance = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
         assert_eq!(back, p);
         assert!(p.describe().contains("push-v0@large") && p.describe().contains("5 Hz"));
     }

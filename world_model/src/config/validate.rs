@@ -27,7 +27,11 @@ impl ModelConfig {
             }
         }
         let ints = [
-            ("tubelet", self.tubelet.iter().copied().max().unwrap_or(0), 64),
+            (
+                "tubelet",
+                self.tubelet.iter().copied().max().unwrap_or(0),
+                64,
+            ),
             ("width", self.width, 8192),
             ("depth", self.depth, 256),
             ("heads", self.heads, 256),
@@ -42,7 +46,10 @@ impl ModelConfig {
             }
         }
         if self.tubelet.contains(&0) {
-            return bad(format!("tubelet {:?}: every entry must be at least 1", self.tubelet));
+            return bad(format!(
+                "tubelet {:?}: every entry must be at least 1",
+                self.tubelet
+            ));
         }
         if let CodecKind::Autoencoder { channels } = self.codec {
             if channels == 0 || channels > 1024 {
@@ -63,7 +70,12 @@ impl ModelConfig {
             ("foreground_weight", self.foreground_weight, 1.0, 1e6),
             ("foreground_threshold", self.foreground_threshold, 0.0, 2.0),
             ("reward_loss_weight", self.reward_loss_weight, 0.0, 1e6),
-            ("sampling_context_noise", self.sampling_context_noise, 0.0, 0.999_999),
+            (
+                "sampling_context_noise",
+                self.sampling_context_noise,
+                0.0,
+                0.999_999,
+            ),
             ("rope_base", self.rope_base, 1.0 + 1e-9, 1e9),
         ];
         for (name, v, lo, hi) in floats {
@@ -73,10 +85,14 @@ impl ModelConfig {
         }
         if let NoiseDistribution::LogitNormal { mean, std } = self.target_noise {
             if !(mean.is_finite() && mean.abs() <= 100.0) {
-                return bad(format!("target_noise.mean {mean} must be a number in [-100, 100]"));
+                return bad(format!(
+                    "target_noise.mean {mean} must be a number in [-100, 100]"
+                ));
             }
             if !(std.is_finite() && std > 0.0 && std <= 100.0) {
-                return bad(format!("target_noise.std {std} must be a number in (0, 100]"));
+                return bad(format!(
+                    "target_noise.std {std} must be a number in (0, 100]"
+                ));
             }
         }
         let (c, h, w) = self.latent_shape();
@@ -160,5 +176,4 @@ impl ModelConfig {
         }
         Ok(())
     }
-
 }

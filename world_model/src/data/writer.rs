@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::manifest::{first_difference, normalized, shard_file_name};
 use super::shard::{decode_shard, encode_shard, validate_episode};
-use super::{fnv1a64, write_atomic, DataError, DatasetManifest, DatasetSpec, Episode, ShardEntry};
 use super::MANIFEST_FILE;
+use super::{fnv1a64, write_atomic, DataError, DatasetManifest, DatasetSpec, Episode, ShardEntry};
 
 /// Writes episodes into a dataset directory.
 ///
