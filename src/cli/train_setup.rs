@@ -108,10 +108,7 @@ pub fn init_model_config(
 /// FNV-1a of the manifest file, naming the data a checkpoint was trained on.
 pub fn manifest_hash(dir: &Path) -> String {
     let bytes = std::fs::read(dir.join("manifest.json")).unwrap_or_default();
-    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
-    });
-    format!("{h:016x}")
+    format!("{:016x}", somnium_world_model::data::fnv1a64(&bytes))
 }
 
 /// Loads and encodes the dataset: (train windows, held-out windows).

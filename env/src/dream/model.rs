@@ -21,7 +21,7 @@ use somnium_world_model::codec::{codec_for, ConvAutoencoder, FrameCodec};
 use somnium_world_model::config::{CodecKind, ModelConfig};
 use somnium_world_model::dit::DiT;
 use somnium_world_model::sampler::{dream_step_with_noise, SampleOptions};
-use somnium_world_model::train::checkpointing::load_model;
+use somnium_world_model::train::checkpointing::load_model_and_meta;
 
 use crate::EnvError;
 
@@ -75,7 +75,7 @@ impl DreamModel {
     /// in the checkpoint or run directory.
     pub fn load(path: &Path, device: &Device) -> Result<Self, EnvError> {
         let dir = checkpoint_dir(path)?;
-        let model = load_model(&dir, true, device)
+        let (model, meta) = load_model_and_meta(&dir, true, device)
             .map_err(|e| EnvError::Model(format!("loading the model in {}: {e}", dir.display())))?;
         let cfg = model.config().clone();
         let codec: Box<dyn FrameCodec> = match cfg.codec {
@@ -109,7 +109,7 @@ impl DreamModel {
         };
         let mut m = Self::new(model, codec)?;
         m.source = Some(path.to_path_buf());
-        m.provenance = read_provenance(&dir)?.map(Arc::new);
+        m.provenance = meta.provenance.map(Arc::new);
         Ok(m)
     }
 
@@ -172,16 +172,6 @@ impl DreamModel {
         let t = Tensor::from_vec(data, (1, frames.len(), h, w, 3), self.model.device())?;
         Ok(self.codec.encode(&t)?.squeeze(0)?.detach())
     }
-}
-
-/// The provenance recorded in the checkpoint index in `dir`, if any.
-fn read_provenance(dir: &Path) -> Result<Option<Provenance>, EnvError> {
-    let path = dir.join(somnium_world_model::checkpoint::CONFIG_FILE);
-    let bad = |e: String| EnvError::Model(format!("{}: {e}", path.display()));
-    let bytes = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
-    let index: somnium_world_model::checkpoint::CheckpointIndex =
-        serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    Ok(index.meta.provenance)
 }
 
 /// The checkpoint directory `path` names (see [`DreamModel::load`]).

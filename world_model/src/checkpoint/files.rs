@@ -88,12 +88,8 @@ pub fn save(dir: &Path, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
     for (file, bytes) in encoded {
         write_atomic(&dir.join(file), &bytes)?;
     }
-    write_atomic(&index_path, &json)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        // Makes the renames durable; not every platform allows syncing a directory.
-        let _ = d.sync_all();
-    }
-    Ok(())
+    // write_atomic syncs the directory after each rename: the index is durable
+    write_atomic(&index_path, &json)
 }
 
 /// Serialises `tensors` as safetensors bytes and describes them.

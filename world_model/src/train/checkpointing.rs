@@ -126,6 +126,16 @@ pub fn saved_train_config(dir: &Path) -> ModelResult<(ModelConfig, TrainConfig)>
 /// A trained model from the checkpoint in `dir`, with its EMA weights when it
 /// has them (`use_ema`), else its live weights.
 pub fn load_model(dir: &Path, use_ema: bool, device: &Device) -> ModelResult<DiT> {
+    load_model_and_meta(dir, use_ema, device).map(|(model, _)| model)
+}
+
+/// [`load_model`], with the checkpoint's metadata (step, provenance...) read
+/// in the same load.
+pub fn load_model_and_meta(
+    dir: &Path,
+    use_ema: bool,
+    device: &Device,
+) -> ModelResult<(DiT, CheckpointMeta)> {
     let ckpt = checkpoint::load(dir).map_err(ckpt_err)?;
     let cfg: ModelConfig = serde_json::from_value(ckpt.config_json.clone())?;
     let model = DiT::new(&cfg, 0, device)?;
@@ -135,5 +145,5 @@ pub fn load_model(dir: &Path, use_ema: bool, device: &Device) -> ModelResult<DiT
     } else {
         ckpt.restore_weights(&vars).map_err(ckpt_err)?;
     }
-    Ok(model)
+    Ok((model, ckpt.meta))
 }
