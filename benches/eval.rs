@@ -9,7 +9,7 @@ use candle_core::{Device, Tensor, Var};
 use criterion::{criterion_group, criterion_main, Criterion};
 use somnium_world_model::checkpoint::{self, Checkpoint, CheckpointMeta};
 use somnium_world_model::data::ManifestColor;
-use somnium_world_model::metrics::{EvalConfig, FrameSpec, HorizonEvaluator, Rollout};
+use somnium_world_model::metrics::{EvalConfig, FrameSpec, HorizonEvaluator, Rollout, Source};
 use somnium_world_model::objects::{ClassifyParams, Extractor};
 use somnium_world_model::optim::{AdamW, AdamWParams, Ema};
 use std::hint::black_box;
@@ -93,14 +93,18 @@ fn eval_bench(c: &mut Criterion) {
         arena_px: Some([5.0, 5.0, 59.0, 59.0]),
         metres_per_px: None,
     };
-    c.bench_function("metrics/rollout_64_frames_6_horizons", |b| {
+    c.bench_function("metrics/rollout_64_frames_model_and_3_drawn_baselines", |b| {
         b.iter(|| {
             let mut ev =
                 HorizonEvaluator::new(spec.clone(), EvalConfig::default()).expect("evaluator");
             ev.add(&Rollout {
                 truth: &truth,
                 start: 4,
-                predicted: Some(&predicted),
+                sources: vec![Source {
+                    name: "model",
+                    frames: &predicted,
+                }],
+                actions: None,
             })
             .expect("add");
             black_box(ev.report())

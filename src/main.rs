@@ -48,6 +48,8 @@ enum Command {
     Dream(cli::dream::Args),
     /// The physics-consistency benchmark of a model: report, plots and GIFs.
     Eval(cli::eval::Args),
+    /// The benchmark for any world model: export tasks, score a predictions file.
+    Benchmark(cli::benchmark::Args),
     /// Run the shipped bounce model against physics and print the key numbers.
     Demo(cli::demo::Args),
     /// Speed figures of the world model (JSON with --json), beside a PyTorch peer with --peer.
@@ -76,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         Command::View(a) => cli::view::run(a),
         Command::Dream(a) => cli::dream::run(a),
         Command::Eval(a) => cli::eval::run(a),
+        Command::Benchmark(a) => cli::benchmark::run(a),
         Command::Demo(a) => cli::demo::run(a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Results(a) => cli::results::run(a),

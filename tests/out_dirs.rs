@@ -89,6 +89,10 @@ fn every_out_refuses_a_directory_of_someone_elses_files() {
         ),
         ("demo", vec!["demo", "--episodes", "1"]),
         (
+            "benchmark export",
+            vec!["benchmark", "export", "--episodes", "1", "--horizon", "2"],
+        ),
+        (
             "train-agent",
             vec![
                 "train-agent",

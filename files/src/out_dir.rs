@@ -90,6 +90,15 @@ impl OutputKind {
         markers: &[plain("report.json")],
         magic: b"",
     };
+    /// `somnium benchmark export`: `tasks.json` + `tasks.safetensors` (docs/benchmark.md).
+    pub const BENCHMARK_TASKS: OutputKind = OutputKind {
+        name: "benchmark task set",
+        markers: &[Marker {
+            file: "tasks.json",
+            json_key: Some("format"),
+        }],
+        magic: b"",
+    };
     /// `somnium train-agent`: `ppo_config.json`, the agent, its metrics.
     pub const AGENT_RUN: OutputKind = OutputKind {
         name: "agent run",

@@ -6,6 +6,9 @@ the tests start ``somnium serve`` themselves (``SOMNIUM_BIN`` or the workspace's
 
 A test that takes a ``scenario_id`` argument runs once per scenario the server
 reports (the client keeps no list of its own).
+
+``grpc`` is imported only when a test needs the server, so the benchmark-file tests
+(numpy only) run where the gRPC client is not installed.
 """
 
 import atexit
@@ -15,7 +18,6 @@ import socket
 import subprocess
 import time
 
-import grpc
 import pytest
 
 _server = {}
@@ -32,6 +34,8 @@ def server_address() -> str:
     if os.environ.get("SOMNIUM_SERVER"):
         return os.environ["SOMNIUM_SERVER"]
     if "address" not in _server:
+        import grpc
+
         root = pathlib.Path(__file__).resolve().parents[2]
         binary = os.environ.get("SOMNIUM_BIN", str(root / "target" / "release" / "somnium"))
         address = f"127.0.0.1:{_free_port()}"

@@ -49,6 +49,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         plan: ActionPlan::Random { seed: 0 },
         batch: args.episodes.max(1),
         follow_episodes: args.episodes.min(4),
+        // the counterfactual test alone triples the demo's time; `somnium eval` runs it
+        counterfactual_pairs: 0,
         ..ConsistencyConfig::default()
     };
     super::eval::evaluate(&model, "bounce-v0", "id", &config, &args.out)?;

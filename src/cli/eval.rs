@@ -43,6 +43,9 @@ pub struct Args {
     /// Steps of the action-following test (0 skips it).
     #[arg(long, default_value_t = 16)]
     pub follow_steps: usize,
+    /// Pairs of random action sequences per state of the counterfactual test (0 skips it).
+    #[arg(long, default_value_t = 8)]
+    pub counterfactual_pairs: usize,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -86,25 +89,34 @@ pub fn evaluate(
 pub fn print_key_numbers(r: &ConsistencyReport) {
     let f = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.2}"));
     let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{:.1}%", 100.0 * x));
+    let steps = r.summary.first().map_or(0, |s| s.summary.steps);
     println!(
-        "{} ({}), {} episodes, means over horizons 1-32: centroid error (px), kept share, velocity error (px/step), object count preserved",
+        "{} ({}), {} episodes, per episode the mean over steps 1-{steps}: centroid error (px), kept (IoU >= 0.5), missed, PSNR (dB), sharpness",
         r.scenario, r.variant, r.episodes
     );
-    for s in &r.summary {
+    for m in &r.summary {
+        let s = &m.summary;
         println!(
-            "  {:<18} {:>8}  {:>7}  {:>6}  {:>7}",
-            s.name,
-            f(s.mean_error_px_h1_32),
-            pct(s.kept_share_h1_32),
-            f(s.velocity_error_px_h1_32),
-            pct(s.count_preserved_h1_32)
+            "  {:<18} {:>8}  {:>7}  {:>7}  {:>6}  {:>5}",
+            m.name,
+            f(s.centroid_error_px.map(|e| e.mean)),
+            pct(s.kept_share),
+            pct(s.miss_rate),
+            f(s.psnr_db.map(|e| e.mean)),
+            f(s.sharpness.map(|e| e.mean)),
         );
     }
-    println!(
-        "  model below every baseline: {}",
-        r.beats_baselines_h1_32
-            .map_or("n/a", |b| if b { "yes" } else { "no" })
-    );
+    for v in &r.verdicts {
+        println!(
+            "  {} beats {}: {} ({} episodes; error difference {} px) {}",
+            r.predictor,
+            v.baseline,
+            if v.beats { "yes" } else { "no" },
+            v.episodes,
+            v.error_diff_px.map_or("n/a".into(), |i| i.show(2)),
+            v.why
+        );
+    }
     let l = &r.long_run;
     println!(
         "  long run: kept {} (h<=32), {} (all {} frames), {} (last 32); in arena {}; background ratio {}",
@@ -122,6 +134,16 @@ pub fn print_key_numbers(r: &ConsistencyReport) {
             a.object,
             f(a.ratio),
             pct(a.relative_error)
+        );
+    }
+    if let Some(c) = &r.counterfactual {
+        println!(
+            "  counterfactual fidelity ({} pairs of {}-step action sequences, {}): r {}, slope {}",
+            c.pairs,
+            c.horizon,
+            c.object,
+            f(c.r),
+            f(c.slope)
         );
     }
     if let Some(e) = &r.episode_ends {
@@ -147,6 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         plan: ActionPlan::named(&args.policy, args.seed)?,
         batch: args.batch,
         follow_horizon: args.follow_steps,
+        counterfactual_pairs: args.counterfactual_pairs,
         ..ConsistencyConfig::default()
     };
     evaluate(&model, &args.scenario, &args.variant, &config, &args.out)?;

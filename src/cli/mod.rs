@@ -2,6 +2,7 @@
 
 mod agent_resume;
 pub mod bench;
+pub mod benchmark;
 mod config_file;
 #[cfg(test)]
 mod config_limits_tests;

@@ -11,6 +11,7 @@
 //! `--check` writes nothing: it exits non-zero, naming the first differing line,
 //! when the file on disk is not what would be generated.
 
+mod consistency_extras;
 mod tables;
 
 use std::path::{Path, PathBuf};

@@ -1,16 +1,17 @@
-//! Running the evaluation's episodes: a batch of dreams stepped in one forward pass
-//! per step next to their physics twins and perturbed physics twins, all from the
-//! same seeds with the same actions.
+//! The evaluation's episodes: the seeded action source and the physics warm-up
+//! the benchmark tasks are made with ([`super::tasks`]), the frames of a scored
+//! episode kept for its GIF, and the arena's scale.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use somnium_scenarios::{Action, Scenario};
 
-use crate::dream::{warmup_action, DreamModel};
-use crate::lockstep::{clone_scenario, ActionPlan};
-use crate::{DreamEnv, DreamVecEnv, EnvError};
+use crate::dream::warmup_action;
+use crate::lockstep::ActionPlan;
+use crate::EnvError;
 
-/// One episode's frame streams, `[T, H, W, 3]` u8 each, the first `W` the context.
+/// One episode's frame streams, `[T, H, W, 3]` u8 each, the first `W` the context
+/// (the dream's stream: the context, then the prediction).
 #[derive(Clone, Debug)]
 pub struct EpisodeFrames {
     pub seed: u64,
@@ -97,93 +98,4 @@ pub(crate) fn warm_twin(
         .into_iter()
         .flat_map(|f| f.data)
         .collect())
-}
-
-/// Runs episodes `seeds` for `steps` frames each (context included), dreaming
-/// them in one batch. `nudge_m` is the perturbation of the perturbed twins.
-pub fn run_batch(
-    model: &DreamModel,
-    prototype: &dyn Scenario,
-    seeds: &[u64],
-    plan: &ActionPlan,
-    steps: usize,
-    nudge_m: f32,
-    mut on_step: impl FnMut(),
-) -> Result<Vec<EpisodeFrames>, EnvError> {
-    let wn = model.context_frames();
-    let size = model.frame_size();
-    let (h, w) = size;
-    let envs = seeds
-        .iter()
-        .map(|_| {
-            let mut env = DreamEnv::new(clone_scenario(prototype)?, model.clone())?
-                .with_max_episode_steps(None);
-            env.set_ignore_termination(true);
-            Ok(env)
-        })
-        .collect::<Result<Vec<_>, EnvError>>()?;
-    let mut dreams = DreamVecEnv::new(envs)?;
-    let mut twins = Vec::with_capacity(seeds.len());
-    let mut perturbed = Vec::with_capacity(seeds.len());
-    let mut episodes = Vec::with_capacity(seeds.len());
-    for (i, &seed) in seeds.iter().enumerate() {
-        dreams.reset_one(i, seed)?;
-        let mut twin = clone_scenario(prototype)?;
-        let context = warm_twin(twin.as_mut(), seed, wn, size)?;
-        let mut other = clone_scenario(prototype)?;
-        warm_twin(other.as_mut(), seed, wn, size)?;
-        other.nudge(nudge_m, seed ^ 0xBADC_0FFE);
-        twins.push(twin);
-        perturbed.push(other);
-        episodes.push(EpisodeFrames {
-            seed,
-            physics: context.clone(),
-            dream: context.clone(),
-            perturbed: context,
-            dream_frames: wn,
-            physics_end: None,
-            dream_end: None,
-        });
-    }
-    let mut actors: Vec<Actor> = seeds.iter().map(|&s| Actor::new(plan, s)).collect();
-    let mut alive = vec![true; seeds.len()];
-    for t in wn..steps {
-        let actions: Vec<Action> = actors
-            .iter_mut()
-            .zip(&twins)
-            .map(|(a, t)| a.next(t.as_ref()))
-            .collect();
-        let step = dreams.step(&actions)?;
-        for i in 0..seeds.len() {
-            let ended = twins[i].step(&actions[i])?.terminated;
-            perturbed[i].step(&actions[i])?;
-            let ep = &mut episodes[i];
-            let predicted = step.infos[i]
-                .extra
-                .get("terminated_prob")
-                .and_then(serde_json::Value::as_f64)
-                .is_some_and(|p| p > 0.5);
-            if ended && ep.physics_end.is_none() {
-                ep.physics_end = Some(t + 1 - wn);
-            }
-            if predicted && ep.dream_end.is_none() {
-                ep.dream_end = Some(t + 1 - wn);
-            }
-            ep.physics.extend(twins[i].render(w, h).data);
-            ep.perturbed.extend(perturbed[i].render(w, h).data);
-            if alive[i] {
-                // a dream that predicted termination was reset by the vector env: stop its stream
-                match &step.infos[i].final_observation {
-                    Some(last) => {
-                        ep.dream.extend_from_slice(&last.frame.data);
-                        alive[i] = false;
-                    }
-                    None => ep.dream.extend_from_slice(&step.obs[i].frame.data),
-                }
-                ep.dream_frames += 1;
-            }
-        }
-        on_step();
-    }
-    Ok(episodes)
 }

@@ -5,7 +5,7 @@
 
 use somnium_scenarios::ColorTable;
 use somnium_world_model::data::ManifestColor;
-use somnium_world_model::metrics::psnr;
+use somnium_world_model::metrics::{psnr, KEPT_IOU};
 use somnium_world_model::objects::{
     ClassifyParams, Extractor, ObjectMeasure, BACKGROUND, UNCLASSIFIED,
 };
@@ -97,6 +97,29 @@ impl FrameMeter {
         };
         let bg = labels.iter().filter(|&&l| is_static(l)).count();
         Ok(bg as f32 / labels.len().max(1) as f32)
+    }
+
+    /// Per tracked object present in `physics`, whether `dream` keeps it: the IoU
+    /// of its two masks at least [`KEPT_IOU`] (the evaluator's definition); `false`
+    /// where physics does not show it either.
+    pub fn kept_iou(&self, dream: &[u8], physics: &[u8]) -> Result<Vec<bool>, EnvError> {
+        let (d, p) = (
+            self.extractor.labels(dream)?,
+            self.extractor.labels(physics)?,
+        );
+        Ok(self
+            .tracked
+            .iter()
+            .map(|&i| {
+                let l = (i + 1) as u16;
+                let (mut both, mut either) = (0usize, 0usize);
+                for (&a, &b) in d.iter().zip(&p) {
+                    both += usize::from(a == l && b == l);
+                    either += usize::from(a == l || b == l);
+                }
+                either > 0 && both as f64 >= KEPT_IOU * either as f64
+            })
+            .collect())
     }
 
     /// Whether a centroid lies inside the arena (always, where there is none).

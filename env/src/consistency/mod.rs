@@ -1,45 +1,56 @@
 //! The physics-consistency evaluation, measured from pixels alone, so any frame
 //! source is scored the same way.
 //!
-//! For each seeded episode the model dreams from the physics context (`W` true
-//! frames) while physics runs on with the same actions. Against the true frames
-//! the evaluation scores, per horizon (1 to 256 steps, log-spaced), with 95%
-//! intervals over episodes:
-//! - the model; the baselines on the very same episodes (copy the last frame,
-//!   reflected constant velocity, the arena centre); physics itself (zero error, a
-//!   check of the measurement); and the ceiling: physics rerun with every object
-//!   nudged by a tiny fraction of the arena (chaotic divergence no model can beat);
-//! - centroid error (pixels, and metres through the arena's scale, see
-//!   [`episodes::metres_per_px`]), the share of objects kept (one blob of 0.5 to 2
-//!   times the true area), the median area ratio, PSNR and SSIM, velocity error
-//!   (finite differences of centroids) and whether the object count is preserved
-//!   ([`meter`], world_model's metrics);
-//! - per whole rollout: the timing of collisions (bounces in the centroid tracks,
-//!   each true one matched to a predicted one of the same object);
+//! One code path for every predictor: benchmark tasks ([`tasks`]: physics
+//! episodes from seeds, with their context frames, recorded actions, true and
+//! perturbed futures) go to a predictor ([`predict`]: somnium's model dreaming
+//! them in batches, or frames read from a predictions file by `somnium benchmark
+//! score`), and [`score`] scores the predictions. Against the true frames the
+//! evaluator (world_model's metrics) measures, per horizon (1 to 256 steps,
+//! log-spaced) and over every step 1 to 32, with 95% intervals over episodes:
+//! - the predictor; physics itself (zero error, a check of the measurement); the
+//!   ceiling: physics rerun with every object nudged by a tiny fraction of the
+//!   arena (chaotic divergence no predictor can beat); and the baselines the
+//!   evaluator draws as frames (copy the last frame, reflected constant
+//!   velocity, the arena centre, and where actions drive an object the
+//!   action-aware baseline fitted on calibration episodes);
+//! - per object: mask IoU (kept at 0.5), centroid error with missed objects at a
+//!   penalty, miss rate, area ratio, velocity error; per frame PSNR, SSIM and
+//!   sharpness; collision timing per rollout;
+//! - paired bootstrap intervals of the predictor minus each other method, and the
+//!   "beats" verdicts;
 //! - over the whole run: objects kept, inside the arena and the background intact;
-//! - action-following ([`follow`]);
-//! - where terminations exist, whether the dream ends its episodes when physics
-//!   does ([`episode_end`]).
+//! - action-following ([`follow`]) and counterfactual action fidelity
+//!   ([`counterfactual`]), for somnium's model;
+//! - where terminations exist, whether the prediction ends its episodes when
+//!   physics does ([`episode_end`]).
 
+pub mod counterfactual;
 pub mod episode_end;
 pub mod episodes;
 pub mod follow;
 pub mod meter;
 pub mod output;
+pub mod predfile;
+pub mod predict;
 mod report;
+mod report_md;
+pub mod score;
+pub mod taskfile;
+pub mod tasks;
 
-pub use report::{CeilingPoint, ConsistencyReport, EpisodeScore, LongRun, MethodSummary};
+pub use report::{
+    CeilingPoint, ConsistencyReport, EpisodeScore, LongRun, MethodSummary, VerdictSummary,
+};
 
 use somnium_scenarios::Scenario;
-use somnium_world_model::metrics::{
-    default_horizons, EvalConfig, FrameSpec, HorizonEvaluator, Rollout,
-};
 
 use crate::dream::DreamModel;
 use crate::lockstep::ActionPlan;
 use crate::EnvError;
-use episodes::{arena_size_m, metres_per_px, run_batch, EpisodeFrames};
-use meter::{manifest_colors, FrameMeter};
+use episodes::EpisodeFrames;
+use predict::{ModelPredictor, Predictor};
+use score::ScoreSetup;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -55,10 +66,14 @@ pub struct ConsistencyConfig {
     pub batch: usize,
     /// The ceiling's perturbation, as a fraction of the arena size.
     pub perturbation: f32,
-    /// Steps of the action-following test (0 to skip it).
+    /// Steps of the action-following and counterfactual tests (0 to skip them).
     pub follow_horizon: usize,
-    /// Episodes of the action-following test.
+    /// Episodes (states) of the action-following and counterfactual tests.
     pub follow_episodes: usize,
+    /// Pairs of random action sequences per state of the counterfactual test (0 to skip it).
+    pub counterfactual_pairs: usize,
+    /// Whether to score the action-aware baseline (where actions drive an object).
+    pub action_aware: bool,
 }
 
 impl Default for ConsistencyConfig {
@@ -72,6 +87,24 @@ impl Default for ConsistencyConfig {
             perturbation: 1e-4,
             follow_horizon: 16,
             follow_episodes: 10,
+            counterfactual_pairs: 8,
+            action_aware: true,
+        }
+    }
+}
+
+impl ConsistencyConfig {
+    /// The tasks and scoring of this evaluation at `context_frames` and `size`.
+    pub fn setup(&self, context_frames: usize, size: (usize, usize)) -> ScoreSetup {
+        ScoreSetup {
+            seeds: (0..self.episodes as u64).map(|i| self.seed + i).collect(),
+            plan: self.plan.clone(),
+            context_frames,
+            horizon: self.max_horizon,
+            size,
+            perturbation: self.perturbation,
+            batch: self.batch,
+            action_aware: self.action_aware,
         }
     }
 }
@@ -84,20 +117,38 @@ pub struct ConsistencyOutcome {
     pub median: Option<EpisodeFrames>,
 }
 
-/// Most bytes of episode frames kept in memory for the worst and median GIFs.
-const KEEP_FRAMES_BYTES: usize = 256 << 20;
-
-/// Names of the extra methods in the horizon report.
+/// Names of the extra frame sources in the horizon report.
 pub const PHYSICS: &str = "physics";
 pub const PERTURBED: &str = "physics_perturbed";
+/// The name of somnium's model in its own evaluation.
+pub const MODEL: &str = "model";
 
-/// Runs the consistency evaluation of `model` on `scenario`; `progress(done, total)` counts
-/// dreamed batch steps.
+/// Scores `predictor` on the tasks of `setup` and assembles the report (without
+/// the model-only tests); `progress(done, total)` counts predicted chunk steps.
+pub fn score_predictor(
+    scenario: &dyn Scenario,
+    setup: &ScoreSetup,
+    predictor: &mut dyn Predictor,
+    progress: impl FnMut(usize, usize),
+) -> Result<ConsistencyOutcome, EnvError> {
+    let scored = score::score(scenario, setup, predictor, progress)?;
+    Ok(ConsistencyReport::assemble(
+        scenario,
+        predictor.name(),
+        predictor.source(),
+        setup,
+        scored,
+    ))
+}
+
+/// Runs the consistency evaluation of `model` on `scenario`: its tasks dreamed by
+/// the model and scored, plus action following and counterfactual fidelity;
+/// `progress(done, total)` counts dreamed batch steps.
 pub fn run_consistency(
     model: &DreamModel,
     scenario: &dyn Scenario,
     config: &ConsistencyConfig,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<ConsistencyOutcome, EnvError> {
     if config.episodes == 0 || config.max_horizon == 0 {
         return Err(EnvError::BadConfig(
@@ -105,149 +156,31 @@ pub fn run_consistency(
         ));
     }
     model.check_scenario(scenario)?;
-    let wn = model.context_frames();
-    let (h, w) = model.frame_size();
-    let steps = wn + config.max_horizon;
-    let colors = scenario.colors();
-    let spec = FrameSpec {
-        height: h,
-        width: w,
-        colors: manifest_colors(&colors),
-        background: colors.background,
-        arena_px: scenario.arena_px(w, h),
-        metres_per_px: metres_per_px(scenario, w, h),
-    };
-    let horizons = default_horizons(config.max_horizon);
-    let evaluator = |name: &str| {
-        HorizonEvaluator::new(
-            spec.clone(),
-            EvalConfig {
-                horizons: horizons.clone(),
-                model_name: name.into(),
-                ..EvalConfig::default()
-            },
-        )
-    };
-    let (mut main, mut physics, mut perturbed) = (
-        evaluator("model")?,
-        evaluator(PHYSICS)?,
-        evaluator(PERTURBED)?,
-    );
-    let meter = FrameMeter::new(&colors, h, w, spec.arena_px);
-    let nudge = config.perturbation * arena_size_m(scenario);
-    let mut long = report::LongRunAcc::new(config.max_horizon);
-    let mut scores: Vec<EpisodeScore> = Vec::new();
-    let batch = config.batch.max(1);
-    let total = config.episodes.div_ceil(batch) * config.max_horizon;
-    let mut done = 0;
-    let seeds: Vec<u64> = (0..config.episodes as u64)
-        .map(|i| config.seed + i)
-        .collect();
-    // Episodes' frames are kept for the GIFs while they fit the budget; past it the
-    // worst and median episodes are dreamed again (deterministic: same frames).
-    let fb = h * w * 3;
-    let keep = config.episodes * steps * fb * 2 <= KEEP_FRAMES_BYTES;
-    let mut kept: Vec<EpisodeFrames> = Vec::new();
-    let mut ends = Vec::with_capacity(config.episodes);
-    for chunk in seeds.chunks(batch) {
-        let episodes = run_batch(model, scenario, chunk, &config.plan, steps, nudge, || {
-            done += 1;
-            progress(done, total);
-        })?;
-        for ep in &episodes {
-            ends.push((ep.physics_end, ep.dream_end));
-            let predicted = &ep.dream[wn * fb..];
-            main.add(&Rollout {
-                truth: &ep.physics,
-                start: wn,
-                predicted: Some(predicted),
-            })?;
-            physics.add(&Rollout {
-                truth: &ep.physics,
-                start: wn,
-                predicted: Some(&ep.physics[wn * fb..]),
-            })?;
-            perturbed.add(&Rollout {
-                truth: &ep.physics,
-                start: wn,
-                predicted: Some(&ep.perturbed[wn * fb..]),
-            })?;
-            let mut early = Vec::new();
-            for t in wn..ep.dream_frames {
-                let (d, p) = (
-                    &ep.dream[t * fb..(t + 1) * fb],
-                    &ep.physics[t * fb..(t + 1) * fb],
-                );
-                let pair = meter.measure(t, d, p)?;
-                if t - wn < 32 {
-                    early.extend(pair.metrics.centroid_error_px.map(f64::from));
-                }
-                long.add(
-                    t - wn + 1,
-                    &pair.metrics,
-                    meter.background_share(d)?,
-                    meter.background_share(p)?,
-                );
-            }
-            scores.push(EpisodeScore {
-                seed: ep.seed,
-                mean_error_px_h1_32: somnium_world_model::metrics::Stat::of(&early).map(|s| s.mean),
-                dreamed_steps: ep.dream_frames - wn,
-            });
-        }
-        if keep {
-            kept.extend(episodes.into_iter().map(|mut e| {
-                e.perturbed = Vec::new();
-                e
-            }));
-        }
-    }
-    let mut horizon_report = main.report();
-    for extra in [physics.report(), perturbed.report()] {
-        if let Some(m) = extra.methods.into_iter().next() {
-            horizon_report.methods.push(m);
-        }
-    }
-    let follow_seeds: Vec<u64> = seeds.iter().copied().take(config.follow_episodes).collect();
-    let following = if config.follow_horizon > 0 && !follow_seeds.is_empty() {
-        follow::action_following(model, scenario, &follow_seeds, config.follow_horizon)?
-    } else {
-        None
-    };
-    let (worst_seed, median_seed) = report::worst_and_median(&scores);
-    let mut rerun = |seed: Option<u64>| -> Result<Option<EpisodeFrames>, EnvError> {
-        if let Some(i) = seed.and_then(|s| kept.iter().position(|e| e.seed == s)) {
-            return Ok(Some(kept.swap_remove(i)));
-        }
-        match seed {
-            Some(s) => {
-                Ok(run_batch(model, scenario, &[s], &config.plan, steps, nudge, || {})?.pop())
-            }
-            None => Ok(None),
-        }
-    };
-    let mut report = ConsistencyReport::assemble(
-        scenario,
+    let setup = config.setup(model.context_frames(), model.frame_size());
+    let mut predictor = ModelPredictor {
         model,
-        config,
-        horizon_report,
-        long.finish(),
-        following,
-        scores,
-        nudge,
-    );
-    report.episode_ends = episode_end::EpisodeEnds::of(&ends, config.max_horizon);
-    let worst = rerun(worst_seed)?;
-    let median = if median_seed == worst_seed {
-        worst.as_ref().map(EpisodeFrames::clone)
-    } else {
-        rerun(median_seed)?
+        scenario,
+        name: MODEL.into(),
     };
-    Ok(ConsistencyOutcome {
-        report,
-        worst,
-        median,
-    })
+    let mut outcome = score_predictor(scenario, &setup, &mut predictor, progress)?;
+    let follow_seeds: Vec<u64> = setup
+        .seeds
+        .iter()
+        .copied()
+        .take(config.follow_episodes)
+        .collect();
+    if config.follow_horizon > 0 && !follow_seeds.is_empty() {
+        outcome.report.action_following =
+            follow::action_following(model, scenario, &follow_seeds, config.follow_horizon)?;
+        outcome.report.counterfactual = counterfactual::counterfactual_fidelity(
+            model,
+            scenario,
+            &follow_seeds,
+            config.counterfactual_pairs,
+            config.follow_horizon,
+        )?;
+    }
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! Writing a consistency evaluation's results: `report.json`, `report.md`, PNG plots of error,
-//! kept share, PSNR and velocity error against the horizon (model, baselines, physics, ceiling) and
-//! side-by-side GIFs (dream | physics | difference) of the worst and median episodes.
+//! Writing a consistency evaluation's results: `report.json`, `report.md`, PNG plots of centroid
+//! error, kept share (mask IoU at least 0.5), PSNR, sharpness and velocity error against the
+//! horizon (predictor, physics, ceiling, baselines) and side-by-side GIFs (prediction | physics |
+//! difference) of the worst and median episodes.
 
 use std::path::{Path, PathBuf};
 
+use somnium_world_model::metrics::HorizonStats;
 use somnium_world_model::plots::{comparison_gif, line_plot};
 
 use super::episodes::EpisodeFrames;
@@ -65,31 +67,27 @@ pub fn write_outputs(
     write_atomic(&path, r.to_markdown().as_bytes())?;
     written.push(path);
     let title = format!("{} ({}), {} episodes", r.scenario, r.variant, r.episodes);
-    let plots: [(
-        &str,
-        &str,
-        Box<dyn Fn(&somnium_world_model::metrics::HorizonStats) -> Option<f64>>,
-    ); 4] = [
-        (
-            "error_vs_horizon.png",
-            "centroid error (px)",
-            Box::new(|s| s.centroid_error_px.map(|e| e.mean)),
-        ),
+    type Pick = fn(&HorizonStats) -> Option<f64>;
+    let plots: [(&str, &str, Pick); 5] = [
+        ("error_vs_horizon.png", "centroid error (px)", |s| {
+            s.centroid_error_px.map(|e| e.mean)
+        }),
         (
             "kept_vs_horizon.png",
-            "share of objects kept",
-            Box::new(|s| s.kept_share),
+            "share of objects kept (IoU >= 0.5)",
+            |s| s.kept_share,
         ),
+        ("psnr_vs_horizon.png", "PSNR (dB)", |s| {
+            s.psnr_db.map(|p| p.mean)
+        }),
         (
-            "psnr_vs_horizon.png",
-            "PSNR (dB)",
-            Box::new(|s| s.psnr_db.map(|p| p.mean)),
+            "sharpness_vs_horizon.png",
+            "sharpness (gradient energy / truth's)",
+            |s| s.sharpness.map(|p| p.mean),
         ),
-        (
-            "velocity_vs_horizon.png",
-            "velocity error (px/step)",
-            Box::new(|s| s.velocity_error_px.map(|e| e.mean)),
-        ),
+        ("velocity_vs_horizon.png", "velocity error (px/step)", |s| {
+            s.velocity_error_px.map(|e| e.mean)
+        }),
     ];
     for (name, y, value) in plots {
         let path = dir.join(name);

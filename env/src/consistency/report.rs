@@ -1,33 +1,53 @@
-//! [`ConsistencyReport`]: the evaluation's numbers as JSON and Markdown, plus the
-//! accumulators behind its long-run figures.
+//! [`ConsistencyReport`]: the evaluation's numbers as JSON (the Markdown is in
+//! `report_md.rs`), plus the accumulators behind its long-run figures.
 
 use serde::{Deserialize, Serialize};
 use somnium_scenarios::Scenario;
-use somnium_world_model::metrics::{median, EvalReport, Stat};
+use somnium_world_model::metrics::{median, Comparison, EvalReport, Interval, Stat, Summary};
 
+use super::counterfactual::CounterfactualFidelity;
 use super::episode_end::EpisodeEnds;
 use super::follow::ActionFollowing;
-use super::{ConsistencyConfig, PERTURBED};
-use crate::dream::DreamModel;
+use super::score::{ScoreSetup, Scored};
+use super::{ConsistencyOutcome, PERTURBED};
 use crate::rollout::StepMetrics;
 
-/// One method's headline numbers.
+/// One method's headline numbers: the evaluator's means over every step 1 to 32.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MethodSummary {
     pub name: String,
-    /// Mean over horizons 1..=32 of the per-horizon mean centroid error, pixels.
-    pub mean_error_px_h1_32: Option<f64>,
-    /// Mean over horizons 1..=32 of the kept share.
-    pub kept_share_h1_32: Option<f64>,
-    /// Mean over horizons 1..=32 of the per-horizon mean position error, metres.
-    #[serde(default)]
-    pub mean_error_m_h1_32: Option<f64>,
-    /// Mean over horizons 1..=32 of the per-horizon mean velocity error, pixels per step.
-    #[serde(default)]
-    pub velocity_error_px_h1_32: Option<f64>,
-    /// Mean over horizons 1..=32 of the share of rollouts with the object count preserved.
-    #[serde(default)]
-    pub count_preserved_h1_32: Option<f64>,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// The predictor against one other method, over every step 1 to 32: the paired
+/// bootstrap intervals behind the verdict, and the verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerdictSummary {
+    pub baseline: String,
+    pub beats: bool,
+    pub why: String,
+    /// Steps averaged per episode (32, or fewer where the horizon is shorter).
+    pub steps: usize,
+    pub episodes: usize,
+    /// Predictor minus baseline centroid error, pixels (below zero: closer).
+    pub error_diff_px: Option<Interval>,
+    /// Predictor minus baseline kept share (above zero: keeps more).
+    pub kept_diff: Option<Interval>,
+}
+
+impl VerdictSummary {
+    fn of(c: &Comparison) -> Self {
+        Self {
+            baseline: c.baseline.clone(),
+            beats: c.verdict.beats,
+            why: c.verdict.why.clone(),
+            steps: c.h1_32.horizon,
+            episodes: c.h1_32.episodes,
+            error_diff_px: c.h1_32.error_diff_px,
+            kept_diff: c.h1_32.kept_diff,
+        }
+    }
 }
 
 /// The model's error next to the perturbed-physics ceiling at one horizon.
@@ -51,7 +71,8 @@ pub struct EpisodeScore {
 /// Whether long dreams hold together, over every dreamed frame.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LongRun {
-    /// Share of (frame, object) pairs with the object kept, horizons 1..=32.
+    /// Share of (frame, object) pairs with the object kept (mask IoU at least 0.5,
+    /// over the objects physics shows), horizons 1..=32.
     pub kept_share_h32: Option<f64>,
     /// The same over every horizon up to the longest.
     pub kept_share_all: Option<f64>,
@@ -140,7 +161,10 @@ pub(crate) fn worst_and_median(scores: &[EpisodeScore]) -> (Option<u64>, Option<
 pub struct ConsistencyReport {
     pub scenario: String,
     pub variant: String,
+    /// Where the predictor came from: the model's path, or the predictions file.
     pub model: Option<String>,
+    /// The predictor's name in the tables (the first method).
+    pub predictor: String,
     pub episodes: usize,
     pub context_frames: usize,
     pub max_horizon: usize,
@@ -148,20 +172,23 @@ pub struct ConsistencyReport {
     pub actions: String,
     pub perturbation_fraction: f32,
     pub perturbation_m: f32,
-    /// Headline numbers per method (model, baselines, physics, ceiling).
+    /// Headline numbers per method (predictor, physics, ceiling, baselines), over steps 1 to 32.
     pub summary: Vec<MethodSummary>,
-    /// Whether the model's mean error over horizons 1..=32 is below every baseline's.
-    pub beats_baselines_h1_32: Option<bool>,
+    /// The predictor against every other method: paired intervals and verdicts.
+    pub verdicts: Vec<VerdictSummary>,
     pub long_run: LongRun,
     pub ceiling: Vec<CeilingPoint>,
     pub action_following: Option<ActionFollowing>,
-    /// Per-horizon statistics of every method.
+    /// Counterfactual action fidelity (where the scenario's actions drive an object).
+    #[serde(default)]
+    pub counterfactual: Option<CounterfactualFidelity>,
+    /// Per-horizon statistics of every method, and the comparisons.
     pub horizons: EvalReport,
     /// Metres per pixel at the objects' centres (see `episodes::metres_per_px`).
     #[serde(default)]
     pub metres_per_px: Option<f32>,
     pub episode_scores: Vec<EpisodeScore>,
-    /// Where the scenario terminates episodes: the dream's ends against physics'.
+    /// Where the scenario terminates episodes: the prediction's ends against physics'.
     #[serde(default)]
     pub episode_ends: Option<EpisodeEnds>,
     /// The command line that produced the report, word by word (set by the CLI).
@@ -169,71 +196,38 @@ pub struct ConsistencyReport {
     pub command: Vec<String>,
 }
 
-fn mean_over<T>(
-    report: &EvalReport,
-    name: &str,
-    max_h: usize,
-    f: impl Fn(&somnium_world_model::metrics::HorizonStats) -> Option<T>,
-) -> Option<f64>
-where
-    T: Into<f64>,
-{
-    let m = report.method(name)?;
-    let v: Vec<f64> = m
-        .horizons
-        .iter()
-        .filter(|s| s.horizon <= max_h && s.samples > 0)
-        .filter_map(|s| f(s).map(Into::into))
-        .collect();
-    Stat::of(&v).map(|s| s.mean)
-}
-
 impl ConsistencyReport {
-    #[allow(clippy::too_many_arguments)]
+    /// The report of `scored`, with its worst and median episodes' frames.
     pub(crate) fn assemble(
         scenario: &dyn Scenario,
-        model: &DreamModel,
-        config: &ConsistencyConfig,
-        horizons: EvalReport,
-        long_run: LongRun,
-        action_following: Option<ActionFollowing>,
-        episode_scores: Vec<EpisodeScore>,
-        perturbation_m: f32,
-    ) -> Self {
-        let summary: Vec<MethodSummary> = horizons
+        predictor: &str,
+        source: Option<String>,
+        setup: &ScoreSetup,
+        scored: Scored,
+    ) -> ConsistencyOutcome {
+        let Scored {
+            horizons,
+            long_run,
+            episode_scores,
+            episode_ends,
+            nudge_m,
+            worst,
+            median,
+        } = scored;
+        let summary = horizons
             .methods
             .iter()
             .map(|m| MethodSummary {
                 name: m.name.clone(),
-                mean_error_px_h1_32: mean_over(&horizons, &m.name, 32, |s| {
-                    s.centroid_error_px.map(|e| e.mean)
-                }),
-                kept_share_h1_32: mean_over(&horizons, &m.name, 32, |s| s.kept_share),
-                mean_error_m_h1_32: mean_over(&horizons, &m.name, 32, |s| {
-                    s.centroid_error_m.map(|e| e.mean)
-                }),
-                velocity_error_px_h1_32: mean_over(&horizons, &m.name, 32, |s| {
-                    s.velocity_error_px.map(|e| e.mean)
-                }),
-                count_preserved_h1_32: mean_over(&horizons, &m.name, 32, |s| s.count_preserved),
+                summary: m.summary.clone(),
             })
             .collect();
-        let model_err = summary.first().and_then(|s| s.mean_error_px_h1_32);
-        let baselines = [
-            somnium_world_model::metrics::baselines::COPY_LAST,
-            somnium_world_model::metrics::baselines::CONSTANT_VELOCITY,
-            somnium_world_model::metrics::baselines::ARENA_CENTRE,
-        ];
-        // a model that loses every object has no centroid error and beats nothing
-        let beats = Some(model_err.is_some_and(|e| {
-            baselines.iter().all(|b| {
-                summary
-                    .iter()
-                    .find(|s| s.name == *b)
-                    .and_then(|s| s.mean_error_px_h1_32)
-                    .is_none_or(|be| e < be)
-            })
-        }));
+        let verdicts = horizons
+            .comparisons
+            .iter()
+            .filter(|c| c.model == predictor)
+            .map(VerdictSummary::of)
+            .collect();
         let ceiling = horizons
             .horizons
             .iter()
@@ -245,7 +239,7 @@ impl ConsistencyReport {
                         .and_then(|m| m.horizons.get(i))
                         .and_then(|s| s.centroid_error_px)
                 };
-                let (m, p) = (at("model"), at(PERTURBED));
+                let (m, p) = (at(predictor), at(PERTURBED));
                 CeilingPoint {
                     horizon: h,
                     model_error_px: m,
@@ -257,144 +251,47 @@ impl ConsistencyReport {
                 }
             })
             .collect();
-        Self {
+        let report = Self {
             scenario: scenario.id().into(),
             variant: scenario.variant().into(),
-            model: model.source().map(|p| p.display().to_string()),
-            episodes: config.episodes,
-            context_frames: model.context_frames(),
-            max_horizon: config.max_horizon,
-            seed: config.seed,
-            actions: format!("{:?}", config.plan),
-            perturbation_fraction: config.perturbation,
-            perturbation_m,
+            model: source,
+            predictor: predictor.into(),
+            episodes: setup.seeds.len(),
+            context_frames: setup.context_frames,
+            max_horizon: setup.horizon,
+            seed: setup.seeds.first().copied().unwrap_or_default(),
+            actions: format!("{:?}", setup.plan),
+            perturbation_fraction: setup.perturbation,
+            perturbation_m: nudge_m,
             summary,
-            beats_baselines_h1_32: beats,
+            verdicts,
             long_run,
             ceiling,
-            action_following,
+            action_following: None,
+            counterfactual: None,
             metres_per_px: horizons.metres_per_px,
             horizons,
             episode_scores,
-            episode_ends: None,
+            episode_ends,
             command: Vec::new(),
-        }
-    }
-
-    /// The report as Markdown tables a person reads.
-    pub fn to_markdown(&self) -> String {
-        let f = |v: Option<f64>, d: usize| v.map_or("–".to_string(), |x| format!("{x:.d$}"));
-        let pct = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{:.1}%", 100.0 * x));
-        let mut out = format!(
-            "# Physics consistency: {} ({}), {} episodes\n\nModel: `{}`. Context {} frames, horizons up to {} steps, actions {}, seeds from {}.\n\n",
-            self.scenario,
-            self.variant,
-            self.episodes,
-            self.model.as_deref().unwrap_or("(none)"),
-            self.context_frames,
-            self.max_horizon,
-            self.actions,
-            self.seed
-        );
-        out.push_str("## Summary (horizons 1 to 32)\n\n| method | mean centroid error (px) | kept share |\n|---|---:|---:|\n");
-        for s in &self.summary {
-            out.push_str(&format!(
-                "| {} | {} | {} |\n",
-                s.name,
-                f(s.mean_error_px_h1_32, 2),
-                pct(s.kept_share_h1_32)
-            ));
-        }
-        out.push_str(&format!(
-            "\nModel below every baseline (copy last, reflected constant velocity, arena centre): **{}**\n\n",
-            self.beats_baselines_h1_32.map_or("n/a", |b| if b { "yes" } else { "no" })
-        ));
-        self.motion_markdown(&mut out);
-        let l = &self.long_run;
-        out.push_str(&format!(
-            "## Long run ({} dreamed frames)\n\n| kept ≤ h32 | kept, all | kept, last 32 | median area ratio | in arena | background ratio |\n|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} |\n\n",
-            l.frames,
-            pct(l.kept_share_h32),
-            pct(l.kept_share_all),
-            pct(l.kept_share_last32),
-            f(l.median_area_ratio, 2),
-            pct(l.in_arena_share),
-            f(l.background_ratio, 3)
-        ));
-        out.push_str(&format!(
-            "## Ceiling: physics rerun with each object nudged by {:.1e} of the arena ({:.2e} m)\n\n| horizon | model error (px) | perturbed physics (px) | model / ceiling |\n|---:|---:|---:|---:|\n",
-            self.perturbation_fraction, self.perturbation_m
-        ));
-        let stat = |s: Option<Stat>| {
-            s.map_or("–".to_string(), |s| {
-                format!("{:.2} ± {:.2}", s.mean, s.ci95)
-            })
         };
-        for c in &self.ceiling {
-            out.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                c.horizon,
-                stat(c.model_error_px),
-                stat(c.perturbed_error_px),
-                f(c.model_over_ceiling, 1)
-            ));
+        ConsistencyOutcome {
+            report,
+            worst,
+            median,
         }
-        out.push_str("\n## Action following\n\n");
-        match &self.action_following {
-            Some(a) => out.push_str(&format!(
-                "Two opposite constant actions for {} steps; distance between the `{}` outcomes.\n\n| physics response (px) | dream response (px) | dream / physics | relative error | within 25% |\n|---:|---:|---:|---:|:---:|\n| {} | {} | {} | {} | {} |\n\n",
-                a.horizon,
-                a.object,
-                stat(a.physics_response_px),
-                stat(a.dream_response_px),
-                f(a.ratio, 2),
-                pct(a.relative_error),
-                if a.within_25pct { "yes" } else { "no" }
-            )),
-            None => out.push_str("Not measured.\n\n"),
-        }
-        if let Some(e) = &self.episode_ends {
-            out.push_str(&e.to_markdown());
-            out.push('\n');
-        }
-        let collisions = self.horizons.collision_markdown();
-        if !collisions.is_empty() {
-            out.push_str("## Collision timing\n\n");
-            out.push_str(&collisions);
-        }
-        out.push_str("## Per horizon (mean ± 95% interval over episodes)\n\n");
-        out.push_str(&self.horizons.horizon_markdown());
-        out
     }
 
-    /// The summary's motion table: position error in metres, velocity error,
-    /// object count preserved (horizons 1 to 32) and bounces matched (whole rollout).
-    fn motion_markdown(&self, out: &mut String) {
-        let f = |v: Option<f64>, d: usize| v.map_or("–".to_string(), |x| format!("{x:.d$}"));
-        let pct = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{:.1}%", 100.0 * x));
-        let scale = self
-            .metres_per_px
-            .map_or("scale unknown".to_string(), |m| format!("{m:.4} m/px"));
-        out.push_str(&format!(
-            "## Motion and permanence (horizons 1 to 32; bounces over the whole rollout)\n\n\
-             | method | mean position error (m, {scale}) | mean velocity error (px/step) | object count preserved | bounces matched | mean \\|timing error\\| (steps) |\n\
-             |---|---:|---:|---:|---:|---:|\n"
-        ));
-        for s in &self.summary {
-            let c = self
-                .horizons
-                .method(&s.name)
-                .and_then(|m| m.collision_timing.as_ref());
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
-                s.name,
-                f(s.mean_error_m_h1_32, 4),
-                f(s.velocity_error_px_h1_32, 2),
-                pct(s.count_preserved_h1_32),
-                pct(c.and_then(|c| c.matched_share)),
-                f(c.and_then(|c| c.timing_error_steps).map(|e| e.mean), 2),
-            ));
-        }
-        out.push('\n');
+    /// The verdict against `baseline`, if compared.
+    pub fn verdict(&self, baseline: &str) -> Option<&VerdictSummary> {
+        self.verdicts.iter().find(|v| v.baseline == baseline)
+    }
+
+    /// The summary of method `name`.
+    pub fn method_summary(&self, name: &str) -> Option<&Summary> {
+        self.summary
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| &s.summary)
     }
 }

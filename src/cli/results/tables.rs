@@ -23,7 +23,7 @@ fn num(v: &Value, key: &str) -> R<f64> {
         .ok_or_else(|| anyhow!("field `{key}` is not a number"))
 }
 
-fn text(v: &Value, key: &str) -> String {
+pub(super) fn text(v: &Value, key: &str) -> String {
     match v.get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => "–".to_owned(),
@@ -37,12 +37,12 @@ fn arr<'a>(v: &'a Value, key: &str) -> R<&'a Vec<Value>> {
         .ok_or_else(|| anyhow!("field `{key}` is not a list"))
 }
 
-fn pct(x: f64) -> String {
+pub(super) fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
 /// `mean ± ci95` of a `{mean, ci95, n}` statistic, `–` when absent or null.
-fn stat(v: &Value, key: &str, decimals: usize) -> String {
+pub(super) fn stat(v: &Value, key: &str, decimals: usize) -> String {
     match v.get(key) {
         Some(s) if s.is_object() => match (
             s.get("mean").and_then(Value::as_f64),
@@ -56,7 +56,7 @@ fn stat(v: &Value, key: &str, decimals: usize) -> String {
     }
 }
 
-fn opt(v: &Value, key: &str, f: impl Fn(f64) -> String) -> String {
+pub(super) fn opt(v: &Value, key: &str, f: impl Fn(f64) -> String) -> String {
     v.get(key)
         .and_then(Value::as_f64)
         .map(f)
@@ -93,9 +93,10 @@ pub fn command(v: &Value) -> Option<String> {
     }
 }
 
-/// A `somnium eval` report: error per horizon for the model and every baseline,
-/// the model's kept share, PSNR and velocity error per horizon, then the long
-/// run, action following, bounce timing and episode ends.
+/// A `somnium eval` or `somnium benchmark score` report (benchmark v2): error per
+/// horizon for every predictor, the means over every step 1-32, the verdicts with
+/// their paired intervals, the model per horizon, then bounce timing, the long
+/// run, action following, counterfactual action fidelity and episode ends.
 pub fn consistency(v: &Value) -> R<String> {
     let mut out = format!(
         "`{}` on `{}` (`{}`): {} episodes from seed {}, {} context frames, horizons up to {}, actions `{}`.\n\n",
@@ -113,38 +114,63 @@ pub fn consistency(v: &Value) -> R<String> {
         .iter()
         .map(|h| format!("h{h}"))
         .collect();
-    let summary = arr(v, "summary")?;
-    out.push_str("Centroid error in pixels (mean ± 95% CI), and the model's mean and kept share over horizons 1-32:\n\n");
+    let methods = arr(hz, "methods")?;
+    let model_name = methods.first().map(|m| text(m, "name"));
+    out.push_str(&format!(
+        "Centroid error in pixels over all true objects (mean ± 95% CI; a missed object counts {} px), then each predictor's means over every step 1-32: error, kept (mask IoU ≥ 0.5), missed, sharpness (gradient energy over the truth's):\n\n",
+        opt(hz, "miss_penalty_px", |x| format!("{x:.1}"))
+    ));
     let mut cols = vec!["method"];
     cols.extend(horizons.iter().map(String::as_str));
-    cols.extend(["mean h1-32", "kept h1-32"]);
+    cols.extend(["error h1-32", "kept h1-32", "missed h1-32", "sharpness h1-32"]);
     out.push_str(&header(&cols, 1));
-    let methods = arr(hz, "methods")?;
     for m in methods {
         let name = text(m, "name");
-        let mut cells = vec![if name == "model" {
-            "**model**".to_owned()
+        let mut cells = vec![if Some(&name) == model_name.as_ref() {
+            format!("**{name}**")
         } else {
             name.clone()
         }];
         for h in arr(m, "horizons")? {
             cells.push(stat(h, "centroid_error_px", 2));
         }
-        let s = summary.iter().find(|s| text(s, "name") == name);
-        cells.push(
-            s.map(|s| opt(s, "mean_error_px_h1_32", |x| format!("{x:.2}")))
-                .unwrap_or_else(|| "–".into()),
-        );
-        cells.push(
-            s.map(|s| opt(s, "kept_share_h1_32", pct))
-                .unwrap_or_else(|| "–".into()),
-        );
+        let s = field(m, "summary")?;
+        cells.push(stat(s, "centroid_error_px", 2));
+        cells.push(opt(s, "kept_share", pct));
+        cells.push(opt(s, "miss_rate", pct));
+        cells.push(stat(s, "sharpness", 2));
         out.push_str(&row(&cells));
     }
-    if let Some(model) = methods.iter().find(|m| text(m, "name") == "model") {
-        out.push_str(
-            "\nThe model per horizon (kept: every object one blob of 0.5-2x its true area):\n\n",
-        );
+    let comparisons = arr(hz, "comparisons")?;
+    if let Some(first) = comparisons.first() {
+        out.push_str(&format!(
+            "\nVerdicts: `{}` against each predictor, paired by episode (bootstrap 95% intervals of the difference, per-episode means over every step 1-{}). It beats one only where the error interval excludes zero, the kept share is not worse, no horizon is worse and its frames are sharp:\n\n",
+            text(first, "model"),
+            text(field(first, "h1_32")?, "horizon"),
+        ));
+        out.push_str(&header(
+            &["against", "episodes", "error difference (px)", "kept difference", "beats", "why"],
+            1,
+        ));
+        for c in comparisons {
+            let p = field(c, "h1_32")?;
+            let verdict = field(c, "verdict")?;
+            out.push_str(&row(&[
+                text(c, "baseline"),
+                text(p, "episodes"),
+                interval(p, "error_diff_px", 2),
+                interval(p, "kept_diff", 3),
+                if field(verdict, "beats")?.as_bool() == Some(true) {
+                    "**yes**".into()
+                } else {
+                    "no".into()
+                },
+                text(verdict, "why").replace('|', "/"),
+            ]));
+        }
+    }
+    if let Some(model) = methods.first() {
+        out.push_str(&format!("\n`{}` per horizon:\n\n", text(model, "name")));
         let mut cols = vec!["measure"];
         cols.extend(horizons.iter().map(String::as_str));
         out.push_str(&header(&cols, 1));
@@ -154,11 +180,15 @@ pub fn consistency(v: &Value) -> R<String> {
             cells.extend(hs.iter().map(f));
             row(&cells)
         };
-        out.push_str(&line("kept", &|h| opt(h, "kept_share", pct)));
+        out.push_str(&line("kept (IoU ≥ 0.5)", &|h| opt(h, "kept_share", pct)));
+        out.push_str(&line("mean IoU", &|h| opt(h, "mean_iou", |x| format!("{x:.2}"))));
+        out.push_str(&line("missed", &|h| opt(h, "miss_rate", pct)));
         out.push_str(&line("median area ratio", &|h| {
             opt(h, "median_area_ratio", |x| format!("{x:.2}"))
         }));
         out.push_str(&line("PSNR (dB)", &|h| stat(h, "psnr_db", 1)));
+        out.push_str(&line("SSIM", &|h| stat(h, "ssim", 3)));
+        out.push_str(&line("sharpness", &|h| stat(h, "sharpness", 2)));
         out.push_str(&line("velocity error (px/step)", &|h| {
             stat(h, "velocity_error_px", 2)
         }));
@@ -173,52 +203,21 @@ pub fn consistency(v: &Value) -> R<String> {
             ));
         }
     }
-    out.push_str(&format!(
-        "\nBelow every baseline (copy last, reflected constant velocity, arena centre) over h1-32: **{}**.\n",
-        match v.get("beats_baselines_h1_32").and_then(Value::as_bool) {
-            Some(true) => "yes",
-            Some(false) => "no",
-            None => "–",
-        }
-    ));
-    if let Some(l) = v.get("long_run").filter(|l| l.is_object()) {
-        out.push_str(&format!(
-            "\nLong run ({} dreamed frames): kept {} to h32, {} of all frames, {} in the last 32; median area ratio {}; in the arena {}; background ratio {}.\n",
-            text(l, "frames"),
-            opt(l, "kept_share_h32", pct),
-            opt(l, "kept_share_all", pct),
-            opt(l, "kept_share_last32", pct),
-            opt(l, "median_area_ratio", |x| format!("{x:.2}")),
-            opt(l, "in_arena_share", pct),
-            opt(l, "background_ratio", |x| format!("{x:.3}")),
-        ));
-    }
-    if let Some(a) = v.get("action_following").filter(|a| a.is_object()) {
-        out.push_str(&format!(
-            "\nAction following (`{}`, two opposite constant actions for {} steps, distance between the outcomes): physics {} px, dream {} px, dream / physics {}, relative error {}.\n",
-            text(a, "object"),
-            text(a, "horizon"),
-            stat(a, "physics_response_px", 2),
-            stat(a, "dream_response_px", 2),
-            opt(a, "ratio", |x| format!("{x:.2}")),
-            opt(a, "relative_error", pct),
-        ));
-    }
-    if let Some(e) = v.get("episode_ends").filter(|e| e.is_object()) {
-        out.push_str(&format!(
-            "\nEpisode ends within {} steps: physics ended {} of {} (mean {} steps), the dream {} (mean {}); the dream ends within one step of physics in {}, earlier in {}, later in {}.\n",
-            text(e, "horizon"),
-            text(e, "physics_ended"),
-            text(e, "episodes"),
-            opt(e, "physics_mean_steps", |x| format!("{x:.1}")),
-            text(e, "dream_ended"),
-            opt(e, "dream_mean_steps", |x| format!("{x:.1}")),
-            opt(e, "matched_share", pct),
-            opt(e, "dream_early_share", pct),
-            opt(e, "dream_late_share", pct),
-        ));
-    }
+    out.push_str(&super::consistency_extras::extras(v));
     Ok(out)
+}
+
+/// `mean [lo, hi]` of a paired interval, `–` when absent.
+fn interval(v: &Value, key: &str, decimals: usize) -> String {
+    match v.get(key).filter(|i| i.is_object()) {
+        Some(i) => match (num(i, "mean"), num(i, "lo"), num(i, "hi")) {
+            (Ok(m), Ok(lo), Ok(hi)) => {
+                format!("{m:+.decimals$} [{lo:+.decimals$}, {hi:+.decimals$}]")
+            }
+            _ => "–".to_owned(),
+        },
+        None => "–".to_owned(),
+    }
 }
 
 /// A `somnium eval-agent` report: one row per env, then the episodes where two

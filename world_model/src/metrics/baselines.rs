@@ -1,27 +1,121 @@
-//! The baselines, computed from the true context frames only and rendered as
-//! frames so that exactly the same measurement applies to them as to the model:
+//! The baselines, drawn as frames from the true context frames only, so exactly
+//! the same measurement applies to them as to the model:
 //! - `copy_last`: the last context frame, unchanged;
 //! - `constant_velocity`: each dynamic object's pixels of the last context frame
 //!   moved to its centroid extrapolated at the velocity seen between the last two
 //!   context frames, reflected at the walls of `arena_px` (the frame's edges when
 //!   the scenario gives no arena); a single context frame means zero velocity;
 //! - `arena_centre`: each dynamic object's pixels moved to the centre of
-//!   `arena_px` (or of the frame).
+//!   `arena_px` (or of the frame);
+//! - `action_aware`: constant velocity, except the controlled object, moved by
+//!   its actions through the fitted [`ActionModel`] (only where the evaluator has
+//!   one and the rollout has actions).
 //!
-//! The baselines are scored on their extrapolated centroids directly: each object
-//! keeps the area and blobs it has in the last context frame (so it is kept unless
-//! the true object changed size) and its centroid is the extrapolated one, exact.
-//! The rendered frame, used for PSNR and for pictures, moves an object by painting
-//! its old pixels with the mean colour of the non-object pixels around it (the
-//! floor) and pasting its pixels shifted by the rounded displacement; objects sent
-//! to the same place overlap there.
+//! A frame moves an object by painting its old pixels with the mean colour of the
+//! non-object pixels around it (the floor) and pasting its pixels shifted by the
+//! rounded displacement; objects sent to the same place overlap there. The drawn
+//! frames are then extracted and scored like any other source: nothing about a
+//! baseline is computed analytically.
 
-use crate::objects::ObjectMeasure;
+use super::ActionModel;
+use crate::objects::{ObjectMeasure, UNCLASSIFIED};
 
 /// Baseline names, in the order reports list them.
 pub const COPY_LAST: &str = "copy_last";
 pub const CONSTANT_VELOCITY: &str = "constant_velocity";
 pub const ARENA_CENTRE: &str = "arena_centre";
+pub const ACTION_AWARE: &str = "action_aware";
+
+/// Every baseline, in report order.
+pub const NAMES: [&str; 4] = [COPY_LAST, CONSTANT_VELOCITY, ARENA_CENTRE, ACTION_AWARE];
+
+/// What the baselines are drawn from: the last context frame, measured.
+pub(crate) struct BaselineFrames<'a> {
+    /// The last context frame, `[H, W, 3]`.
+    pub last: &'a [u8],
+    pub last_labels: &'a [u16],
+    pub last_measures: &'a [ObjectMeasure],
+    /// The frame before it, measured (`None`: one context frame, zero velocity).
+    pub prev_measures: Option<&'a [ObjectMeasure]>,
+    /// Table indices of the tracked objects.
+    pub tracked: &'a [usize],
+    pub arena: [f32; 4],
+    pub height: usize,
+    pub width: usize,
+}
+
+impl BaselineFrames<'_> {
+    /// The frames `[steps, H, W, 3]` of each baseline of [`NAMES`]; `None` for the
+    /// action-aware one without an action model or actions.
+    pub(crate) fn all(
+        &self,
+        steps: usize,
+        action: Option<&(usize, ActionModel)>,
+        actions: Option<&[Vec<f32>]>,
+    ) -> [Option<Vec<u8>>; 4] {
+        let repeat = |f: &[u8]| f.repeat(steps);
+        let centre = [
+            (self.arena[0] + self.arena[2]) / 2.0,
+            (self.arena[1] + self.arena[3]) / 2.0,
+        ];
+        let cv = |k: usize, c: [f32; 2], h: usize| {
+            let prev = self
+                .prev_measures
+                .and_then(|m| m[self.tracked[k]].centroid_xy);
+            constant_velocity_target(prev, c, h, self.arena)
+        };
+        let cv_frames: Vec<u8> = (1..=steps)
+            .flat_map(|h| self.draw(|k, c| Some(cv(k, c, h))))
+            .collect();
+        let aware = match (action, actions) {
+            (Some((object, model)), Some(actions)) => {
+                let k_ctrl = self.tracked.iter().position(|&i| i == *object);
+                let last = self.last_measures[*object].centroid_xy;
+                let prev = self.prev_measures.and_then(|m| m[*object].centroid_xy);
+                let track = last.map(|c| {
+                    let v0 = prev.map_or([0.0, 0.0], |p| [c[0] - p[0], c[1] - p[1]]);
+                    model.track(c, v0, &actions[..steps.min(actions.len())], self.arena)
+                });
+                Some(
+                    (1..=steps)
+                        .flat_map(|h| {
+                            self.draw(|k, c| match (&track, Some(k) == k_ctrl) {
+                                (Some(t), true) => t.get(h - 1).copied(),
+                                _ => Some(cv(k, c, h)),
+                            })
+                        })
+                        .collect(),
+                )
+            }
+            _ => None,
+        };
+        [
+            Some(repeat(self.last)),
+            Some(cv_frames),
+            Some(repeat(&self.draw(|_, _| Some(centre)))),
+            aware,
+        ]
+    }
+
+    /// The last frame with each tracked object (`k`, centroid) moved to `target`.
+    fn draw(&self, target: impl Fn(usize, [f32; 2]) -> Option<[f32; 2]>) -> Vec<u8> {
+        let tracked: Vec<(u16, &ObjectMeasure)> = self
+            .tracked
+            .iter()
+            .map(|&i| (i as u16 + 1, &self.last_measures[i]))
+            .collect();
+        let is_object =
+            |l: u16| l == UNCLASSIFIED || self.tracked.iter().any(|&i| i as u16 + 1 == l);
+        render_moved(
+            self.last,
+            self.last_labels,
+            self.height,
+            self.width,
+            &moves_to(&tracked, target),
+            is_object,
+        )
+    }
+}
 
 /// Folds `p` into `[lo, hi]` by reflecting at both ends (a ball bouncing between
 /// two walls); a degenerate interval returns `lo`.

@@ -1,56 +1,57 @@
-//! Horizon metrics: how far a dreamed rollout drifts from the truth, step by step,
-//! next to three baselines computed from the same true context (see
-//! [`baselines`]).
+//! Horizon metrics (benchmark v2): how far a predicted rollout drifts from the
+//! truth, step by step, for every predictor measured the same way.
 //!
-//! The caller dreams from a start index with the true frames before it as context
-//! and hands the predicted frames aligned with the truth ([`Rollout`]). For every
-//! horizon `h` (prediction `h - 1` against true frame `start + h - 1`) and every
-//! tracked object (default: the table's dynamic objects) the evaluator measures:
-//! - centroid error in pixels and in 64-pixel units (`px * 64 / max(H, W)`), over
-//!   the cases where the object is present in both frames (a lost object shows in
-//!   the kept share instead); a rollout's error is the mean over its objects, and
-//!   the 95% interval is over rollouts;
-//! - kept share: the share of (rollout, object) pairs with the object present in
-//!   the truth whose prediction is kept ([`ObjectMeasure::is_kept`], the true area
-//!   measured on the true frame);
-//! - median area ratio (predicted over true area, 0 for a lost object);
-//! - PSNR and SSIM (8x8 windows on luma) of the whole frame;
-//! - the centroid error in metres, where [`FrameSpec::metres_per_px`] is known;
-//! - velocity error (finite differences of centroids, pixels per step, see
-//!   [`motion`]) over the objects present at `h - 1` and `h` in both;
-//! - object count preserved: the share of rollouts whose prediction shows as many
-//!   tracked objects as the truth ([`counts_as_present`]).
+//! Every predictor is a frame source: the model's dream, physics, perturbed physics
+//! (the ceiling), and the baselines this module draws from the true context
+//! ([`baselines`]: copy the last frame, constant velocity reflected at the walls,
+//! the arena centre, and the action-aware baseline of [`action_model`]). Every
+//! frame of every source goes through the one extractor ([`crate::objects`]) and
+//! is scored against the true frame by [`scoring`]: per object the mask IoU, kept
+//! (IoU >= 0.5), area ratio and centroid error (a missed object at a documented
+//! penalty); per frame PSNR, SSIM and sharpness. Centroid tracks of the extracted
+//! frames give velocity errors and collision timing ([`motion`]).
 //!
-//! Over each whole rollout (every predicted step, not per horizon) it also times
-//! collisions: bounces found in the true and predicted centroid tracks, matched
-//! within a window ([`motion::CollisionTiming`]).
-//!
-//! The baselines' tracks are their extrapolated centroids at every step, so their
-//! velocities and bounces are measured like the model's.
+//! Every step of every rollout is scored. The report gives the statistics at the
+//! table horizons (1, 2, 4, ...), the means over every step 1 to 32
+//! ([`Summary`]), and the first source's paired comparisons against every other
+//! method with bootstrap intervals and verdicts ([`paired`]).
 
+mod action_model;
+mod aggregate;
 pub mod baselines;
-mod horizon;
 pub mod motion;
+pub mod paired;
 mod report;
+pub mod scoring;
 mod stats;
 
 #[cfg(test)]
+mod controls_tests;
+#[cfg(test)]
 mod motion_tests;
+#[cfg(test)]
+mod paired_tests;
 #[cfg(test)]
 mod tests;
 
-pub use horizon::{counts_as_present, COUNTED_MIN_BLOB_PX};
+pub use action_model::ActionModel;
 pub use motion::{CollisionParams, CollisionTiming, Track};
-pub use report::{EvalReport, HorizonStats, MethodReport, ObjectStats};
+pub use paired::{Comparison, Interval, PairedPoint, Verdict};
+pub use report::{EvalReport, HorizonStats, MethodReport, ObjectStats, Summary};
+pub use scoring::{counts_as_present, miss_penalty_px, COUNTED_MIN_BLOB_PX, KEPT_IOU};
 pub use stats::{default_horizons, median, psnr, ssim, Stat, PSNR_IDENTICAL_DB};
 
-use baselines::{arena_or_frame, constant_velocity_target, moves_to, render_moved};
+use aggregate::{compare, horizon_stats, summary, EpisodeScores};
+use baselines::{arena_or_frame, BaselineFrames};
+use motion::CollisionAcc;
+use scoring::{score_frame, FrameContext, FrameScore, Scored};
 
 use crate::data::ManifestColor;
 use crate::eval_error::EvalError;
-use crate::objects::{ClassifyParams, Extractor, ObjectMeasure, UNCLASSIFIED};
-use horizon::{HorizonAcc, Side};
-use motion::CollisionAcc;
+use crate::objects::{ClassifyParams, Extractor, ObjectMeasure};
+
+/// Steps the summary means and the verdicts average over.
+pub const SUMMARY_STEPS: usize = 32;
 
 /// The frames' size, colour table and arena.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -70,13 +71,11 @@ pub struct FrameSpec {
 /// What to measure.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalConfig {
-    /// Horizons in steps (1 = the first predicted frame).
+    /// Horizons of the report's tables, in steps (1 = the first predicted frame).
     pub horizons: Vec<usize>,
     /// Objects to track by name; `None`: every dynamic object of the table.
     pub objects: Option<Vec<String>>,
     pub classify: ClassifyParams,
-    /// Name of the model's row in reports.
-    pub model_name: String,
     /// Collision detection and matching.
     #[serde(default)]
     pub collision: CollisionParams,
@@ -88,45 +87,63 @@ impl Default for EvalConfig {
             horizons: default_horizons(32),
             objects: None,
             classify: ClassifyParams::default(),
-            model_name: "model".into(),
             collision: CollisionParams::default(),
         }
     }
 }
 
-/// One dreamed rollout and the episode it belongs to.
+/// One predictor's frames for one rollout.
 #[derive(Clone, Copy, Debug)]
+pub struct Source<'a> {
+    pub name: &'a str,
+    /// `[P, H, W, 3]` u8, frame `k` standing for true frame `start + k`; `P` may be
+    /// shorter than the truth (a dream that ended early) or longer (cut).
+    pub frames: &'a [u8],
+}
+
+/// One episode to score.
+#[derive(Clone, Debug)]
 pub struct Rollout<'a> {
     /// The episode's true frames, `[T, H, W, 3]` u8.
     pub truth: &'a [u8],
     /// Index of the first predicted frame; `truth[..start]` is the context (`>= 1`).
     pub start: usize,
-    /// Dreamed frames `[P, H, W, 3]`, frame `k` standing for true frame `start + k`;
-    /// `None` to compute the baselines only.
-    pub predicted: Option<&'a [u8]>,
+    /// The frame sources to score, in report order; the first is the model the
+    /// comparisons are made for. Empty: the baselines only.
+    pub sources: Vec<Source<'a>>,
+    /// Encoded actions of the predicted steps: `actions[k]` acts between true frames
+    /// `start + k - 1` and `start + k` (a box action's values; a discrete action
+    /// one-hot). Used by the action-aware baseline; `None` leaves it out.
+    pub actions: Option<&'a [Vec<f32>]>,
 }
 
-/// Accumulates rollouts and reports per-horizon statistics for the model and the
-/// baselines.
+/// Scores rollouts of every source and baseline and reports their statistics.
 pub struct HorizonEvaluator {
     spec: FrameSpec,
     config: EvalConfig,
     extractor: Extractor,
     /// Table indices of the tracked objects.
     tracked: Vec<usize>,
-    /// `[method][horizon]`; methods: model, then the baselines.
-    acc: Vec<Vec<HorizonAcc>>,
-    /// Per method: collision timing over whole rollouts.
-    collisions: Vec<CollisionAcc>,
+    arena: [f32; 4],
+    miss_penalty: f64,
+    /// The controlled object (table index) and its fitted action model.
+    action: Option<(usize, ActionModel)>,
+    /// Source names in order of first appearance, then the baselines.
+    sources: Vec<String>,
+    /// Per source, per rollout.
+    source_scores: Vec<EpisodeScores>,
+    source_collisions: Vec<CollisionAcc>,
+    /// Per baseline ([`baselines::NAMES`]), per rollout.
+    baseline_scores: Vec<EpisodeScores>,
+    baseline_collisions: Vec<CollisionAcc>,
     rollouts: usize,
 }
 
-/// Method names in accumulator order after the model.
-const BASELINES: [&str; 3] = [
-    baselines::COPY_LAST,
-    baselines::CONSTANT_VELOCITY,
-    baselines::ARENA_CENTRE,
-];
+/// One frame extracted: labels and measures.
+struct Extracted {
+    labels: Vec<u16>,
+    measures: Vec<ObjectMeasure>,
+}
 
 impl HorizonEvaluator {
     /// Prepares the evaluator; refuses unknown object names, empty or zero horizons
@@ -148,12 +165,9 @@ impl HorizonEvaluator {
             Some(names) => names
                 .iter()
                 .map(|n| {
-                    spec.colors
-                        .iter()
-                        .position(|c| &c.name == n)
-                        .ok_or_else(|| {
-                            EvalError::Invalid(format!("object `{n}` is not in the colour table"))
-                        })
+                    spec.colors.iter().position(|c| &c.name == n).ok_or_else(|| {
+                        EvalError::Invalid(format!("object `{n}` is not in the colour table"))
+                    })
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -169,24 +183,42 @@ impl HorizonEvaluator {
             spec.background,
             config.classify,
         );
-        let blank = HorizonAcc::new(tracked.len());
-        let acc = vec![vec![blank; config.horizons.len()]; 1 + BASELINES.len()];
+        let arena = arena_or_frame(spec.arena_px, spec.height, spec.width);
         Ok(Self {
+            miss_penalty: miss_penalty_px(arena),
+            arena,
             spec,
             config,
             extractor,
             tracked,
-            acc,
-            collisions: vec![CollisionAcc::default(); 1 + BASELINES.len()],
+            action: None,
+            sources: Vec::new(),
+            source_scores: Vec::new(),
+            source_collisions: Vec::new(),
+            baseline_scores: vec![Vec::new(); baselines::NAMES.len()],
+            baseline_collisions: vec![CollisionAcc::default(); baselines::NAMES.len()],
             rollouts: 0,
         })
+    }
+
+    /// Enables the action-aware baseline: `object` is the table index of the
+    /// controlled object, `model` its fitted dynamics ([`ActionModel::fit`]).
+    pub fn with_action_model(mut self, object: usize, model: ActionModel) -> Self {
+        self.action = Some((object, model));
+        self
     }
 
     fn frame_bytes(&self) -> usize {
         self.spec.height * self.spec.width * 3
     }
 
-    /// Adds one rollout: the model's predictions (if any) and the baselines.
+    fn extract(&self, frame: &[u8]) -> Result<Extracted, EvalError> {
+        let labels = self.extractor.labels(frame)?;
+        let measures = self.extractor.measure(&labels);
+        Ok(Extracted { labels, measures })
+    }
+
+    /// Adds one rollout: every source, and the baselines drawn from its context.
     pub fn add(&mut self, rollout: &Rollout) -> Result<(), EvalError> {
         let fb = self.frame_bytes();
         if rollout.truth.is_empty() || rollout.truth.len() % fb != 0 {
@@ -204,186 +236,225 @@ impl HorizonEvaluator {
                 rollout.start
             )));
         }
-        if let Some(p) = rollout.predicted {
-            if p.len() % fb != 0 {
+        for s in &rollout.sources {
+            if s.frames.len() % fb != 0 {
                 return Err(EvalError::Invalid(format!(
-                    "predicted frames: {} bytes is not a whole number of frames",
-                    p.len()
+                    "source `{}`: {} bytes is not a whole number of {}x{}x3 frames",
+                    s.name,
+                    s.frames.len(),
+                    self.spec.height,
+                    self.spec.width
+                )));
+            }
+        }
+        let steps = t_len - rollout.start;
+        if let Some(a) = rollout.actions {
+            if a.len() < steps {
+                return Err(EvalError::Invalid(format!(
+                    "{} actions for {steps} predicted steps",
+                    a.len()
                 )));
             }
         }
         let frame = |i: usize| &rollout.truth[i * fb..(i + 1) * fb];
-        let last = frame(rollout.start - 1);
-        let last_labels = self.extractor.labels(last)?;
-        let last_m = self.extractor.measure(&last_labels);
-        let prev_m = match rollout.start {
+        // The truth from the last context frame on: index = step.
+        let truth: Vec<Extracted> = (rollout.start - 1..t_len)
+            .map(|i| self.extract(frame(i)))
+            .collect::<Result<_, _>>()?;
+        let truth_tracks = self.tracks(&truth);
+        let future = &rollout.truth[rollout.start * fb..];
+        let prev = match rollout.start {
             1 => None,
-            s => Some(self.extractor.extract(frame(s - 2))?),
+            s => Some(self.extract(frame(s - 2))?.measures),
         };
-        let arena = arena_or_frame(self.spec.arena_px, self.spec.height, self.spec.width);
-        let tracked = self.tracked.clone();
-        let tracked_labels: Vec<(u16, &ObjectMeasure)> = tracked
-            .iter()
-            .map(|&i| (i as u16 + 1, &last_m[i]))
-            .collect();
-        let is_object = |l: u16| l == UNCLASSIFIED || tracked.iter().any(|&i| i as u16 + 1 == l);
-        let centre = [(arena[0] + arena[2]) / 2.0, (arena[1] + arena[3]) / 2.0];
-        let centre_frame = render_moved(
-            last,
-            &last_labels,
-            self.spec.height,
-            self.spec.width,
-            &moves_to(&tracked_labels, |_, _| Some(centre)),
-            is_object,
-        );
-        let centre_m = moved_measures(&last_m, &tracked, |_, _| centre);
+        let drawn = BaselineFrames {
+            last: frame(rollout.start - 1),
+            last_labels: &truth[0].labels,
+            last_measures: &truth[0].measures,
+            prev_measures: prev.as_deref(),
+            tracked: &self.tracked,
+            arena: self.arena,
+            height: self.spec.height,
+            width: self.spec.width,
+        };
+        let actions = rollout.actions.map(|a| &a[..steps]);
+        let baseline_frames = drawn.all(steps, self.action.as_ref(), actions);
 
-        // Every true frame from the last context frame on (index = step), and every
-        // predicted frame (index = step - 1), measured once.
-        let steps = t_len - rollout.start;
-        let truth_ms = std::iter::once(Ok(last_m.clone()))
-            .chain((rollout.start..t_len).map(|i| self.extractor.extract(frame(i))))
-            .collect::<Result<Vec<_>, _>>()?;
-        let pred_ms = match rollout.predicted {
-            Some(p) => p
-                .chunks_exact(fb)
-                .take(steps)
-                .map(|f| self.extractor.extract(f))
-                .collect::<Result<Vec<_>, _>>()?,
-            None => Vec::new(),
-        };
-        let track_of = |k: usize, ms: &mut dyn Iterator<Item = &Vec<ObjectMeasure>>| -> Track {
-            ms.map(|m| m[tracked[k]].centroid_xy).collect()
-        };
-        let n = tracked.len();
-        let truth_tracks: Vec<Track> = (0..n).map(|k| track_of(k, &mut truth_ms.iter())).collect();
-        let model_tracks: Vec<Track> = (0..n)
-            .map(|k| track_of(k, &mut std::iter::once(&last_m).chain(&pred_ms)))
-            .collect();
-        let cv_target = |k: usize, c: [f32; 2], h: usize| {
-            let prev = prev_m.as_ref().and_then(|m| m[tracked[k]].centroid_xy);
-            constant_velocity_target(prev, c, h, arena)
-        };
-        // Baseline tracks: the last context centroid at step 0, then the extrapolation.
-        let baseline_track = |k: usize, at: &dyn Fn([f32; 2], usize) -> [f32; 2]| -> Track {
-            let c = last_m[tracked[k]].centroid_xy;
-            (0..=steps)
-                .map(|h| c.map(|c| if h == 0 { c } else { at(c, h) }))
-                .collect()
-        };
-        let baseline_tracks: Vec<Vec<Track>> = vec![
-            (0..n).map(|k| baseline_track(k, &|c, _| c)).collect(),
-            (0..n)
-                .map(|k| baseline_track(k, &|c, h| cv_target(k, c, h)))
-                .collect(),
-            (0..n).map(|k| baseline_track(k, &|_, _| centre)).collect(),
-        ];
-
-        let size = (self.spec.height, self.spec.width);
-        for (hi, &h) in self.config.horizons.clone().iter().enumerate() {
-            if h > steps {
+        let mut seen = Vec::new();
+        for s in &rollout.sources {
+            let k = match self.sources.iter().position(|n| n == s.name) {
+                Some(k) => k,
+                None => {
+                    self.sources.push(s.name.to_string());
+                    self.source_scores.push(vec![None; self.rollouts]);
+                    self.source_collisions.push(CollisionAcc::default());
+                    self.sources.len() - 1
+                }
+            };
+            if seen.contains(&k) {
+                return Err(EvalError::Invalid(format!(
+                    "source `{}` given twice in one rollout",
+                    s.name
+                )));
+            }
+            seen.push(k);
+            let (scores, tracks, len) =
+                self.score_source(s.frames, steps, future, &truth, &truth_tracks)?;
+            self.source_collisions[k].add(&tracks, &truth_tracks, len + 1, &self.config.collision);
+            self.source_scores[k].push((len > 0).then_some(scores));
+        }
+        for (k, scores) in self.source_scores.iter_mut().enumerate() {
+            if !seen.contains(&k) {
+                scores.push(None);
+            }
+        }
+        for (b, frames) in baseline_frames.iter().enumerate() {
+            let Some(frames) = frames else {
+                self.baseline_scores[b].push(None);
                 continue;
-            }
-            let truth = Side {
-                measures: &truth_ms[h],
-                frame: frame(rollout.start + h - 1),
-                tracks: &truth_tracks,
             };
-            if let (Some(p), Some(pred_m)) = (rollout.predicted, pred_ms.get(h - 1)) {
-                let pred = Side {
-                    measures: pred_m,
-                    frame: &p[(h - 1) * fb..h * fb],
-                    tracks: &model_tracks,
-                };
-                self.acc[0][hi].record(&tracked, size, h, &truth, &pred);
-            }
-            let copy = Side {
-                measures: &last_m,
-                frame: last,
-                tracks: &baseline_tracks[0],
-            };
-            self.acc[1][hi].record(&tracked, size, h, &truth, &copy);
-            let moves = moves_to(&tracked_labels, |k, c| Some(cv_target(k, c, h)));
-            let cv_frame = render_moved(last, &last_labels, size.0, size.1, &moves, is_object);
-            let cv_m = moved_measures(&last_m, &tracked, |k, c| cv_target(k, c, h));
-            let cv = Side {
-                measures: &cv_m,
-                frame: &cv_frame,
-                tracks: &baseline_tracks[1],
-            };
-            self.acc[2][hi].record(&tracked, size, h, &truth, &cv);
-            let to_centre = Side {
-                measures: &centre_m,
-                frame: &centre_frame,
-                tracks: &baseline_tracks[2],
-            };
-            self.acc[3][hi].record(&tracked, size, h, &truth, &to_centre);
-        }
-        let params = self.config.collision;
-        if rollout.predicted.is_some() {
-            let len = pred_ms.len() + 1;
-            self.collisions[0].add(&model_tracks, &truth_tracks, len, &params);
-        }
-        for (acc, tracks) in self.collisions[1..].iter_mut().zip(&baseline_tracks) {
-            acc.add(tracks, &truth_tracks, steps + 1, &params);
+            let (scores, tracks, len) =
+                self.score_source(frames, steps, future, &truth, &truth_tracks)?;
+            self.baseline_collisions[b].add(&tracks, &truth_tracks, len + 1, &self.config.collision);
+            self.baseline_scores[b].push(Some(scores));
         }
         self.rollouts += 1;
         Ok(())
     }
 
-    /// The statistics of everything added so far. Methods without any sample (the
-    /// model when no rollout had predictions) are left out.
+    /// Per tracked object, its centroid track over `frames` (index 0 the last
+    /// context frame).
+    fn tracks(&self, frames: &[Extracted]) -> Vec<Track> {
+        self.tracked
+            .iter()
+            .map(|&i| frames.iter().map(|f| f.measures[i].centroid_xy).collect())
+            .collect()
+    }
+
+    /// Scores `frames` (`[P, H, W, 3]`) at steps `1..=min(P, steps)` against the
+    /// true frames `truth_pixels` (`[steps, H, W, 3]`, measured in `truth`, index 0
+    /// the last context frame): the scores, the tracks and the steps scored.
+    fn score_source(
+        &self,
+        frames: &[u8],
+        steps: usize,
+        truth_pixels: &[u8],
+        truth: &[Extracted],
+        truth_tracks: &[Track],
+    ) -> Result<(Vec<FrameScore>, Vec<Track>, usize), EvalError> {
+        let fb = self.frame_bytes();
+        let len = (frames.len() / fb).min(steps);
+        let pred: Vec<Extracted> = frames
+            .chunks_exact(fb)
+            .take(len)
+            .map(|f| self.extract(f))
+            .collect::<Result<_, _>>()?;
+        // Index 0 is the last context frame, shared with the truth.
+        let mut tracks = truth_tracks
+            .iter()
+            .map(|t| vec![t[0]])
+            .collect::<Vec<Track>>();
+        for (k, &i) in self.tracked.iter().enumerate() {
+            tracks[k].extend(pred.iter().map(|p| p.measures[i].centroid_xy));
+        }
+        let scores = (1..=len)
+            .map(|h| {
+                let ctx = FrameContext {
+                    tracked: &self.tracked,
+                    height: self.spec.height,
+                    width: self.spec.width,
+                    miss_penalty_px: self.miss_penalty,
+                    step: h,
+                    pred_tracks: &tracks,
+                    true_tracks: truth_tracks,
+                };
+                let t = &truth[h];
+                let p = &pred[h - 1];
+                score_frame(
+                    &ctx,
+                    &Scored {
+                        frame: &truth_pixels[(h - 1) * fb..h * fb],
+                        labels: &t.labels,
+                        measures: &t.measures,
+                    },
+                    &Scored {
+                        frame: &frames[(h - 1) * fb..h * fb],
+                        labels: &p.labels,
+                        measures: &p.measures,
+                    },
+                )
+            })
+            .collect();
+        Ok((scores, tracks, len))
+    }
+
+    /// Names and scores of every method with at least one scored rollout: the
+    /// sources in order, then the baselines.
+    fn methods(&self) -> Vec<(&str, &EpisodeScores, &CollisionAcc)> {
+        let sources = self
+            .sources
+            .iter()
+            .zip(&self.source_scores)
+            .zip(&self.source_collisions)
+            .map(|((n, s), c)| (n.as_str(), s, c));
+        let drawn = baselines::NAMES
+            .iter()
+            .zip(&self.baseline_scores)
+            .zip(&self.baseline_collisions)
+            .map(|((n, s), c)| (*n, s, c));
+        sources
+            .chain(drawn)
+            .filter(|(_, s, _)| s.iter().any(Option::is_some))
+            .collect()
+    }
+
+    /// The statistics of everything added so far.
     pub fn report(&self) -> EvalReport {
         let to_64 = 64.0 / self.spec.height.max(self.spec.width) as f64;
-        let names: Vec<String> = std::iter::once(self.config.model_name.clone())
-            .chain(BASELINES.iter().map(|s| s.to_string()))
-            .collect();
         let objects: Vec<String> = self
             .tracked
             .iter()
             .map(|&i| self.spec.colors[i].name.clone())
             .collect();
-        let methods = names
-            .into_iter()
-            .zip(&self.acc)
-            .zip(&self.collisions)
-            .filter(|((_, accs), _)| accs.iter().any(HorizonAcc::has_samples))
-            .map(|((name, accs), collisions)| MethodReport {
-                name,
-                horizons: accs
-                    .iter()
-                    .zip(&self.config.horizons)
-                    .map(|(a, &h)| a.stats(h, &objects, to_64, self.spec.metres_per_px))
-                    .collect(),
-                collision_timing: collisions.timing(),
-            })
-            .collect();
+        let methods = self.methods();
+        let longest = methods
+            .iter()
+            .flat_map(|(_, s, _)| s.iter().flatten().map(Vec::len))
+            .max()
+            .unwrap_or(0);
+        let steps = longest.min(SUMMARY_STEPS);
+        let comparisons = match methods.first() {
+            Some(&(model, a, _)) if !self.sources.is_empty() => methods[1..]
+                .iter()
+                .map(|&(name, b, _)| compare((model, a), (name, b), &self.config.horizons, steps))
+                .collect(),
+            _ => Vec::new(),
+        };
         EvalReport {
             horizons: self.config.horizons.clone(),
             frame_height: self.spec.height,
             frame_width: self.spec.width,
             rollouts: self.rollouts,
-            objects,
-            methods,
             metres_per_px: self.spec.metres_per_px,
+            miss_penalty_px: self.miss_penalty,
+            methods: methods
+                .iter()
+                .map(|&(name, scores, collisions)| MethodReport {
+                    name: name.to_string(),
+                    horizons: self
+                        .config
+                        .horizons
+                        .iter()
+                        .map(|&h| horizon_stats(scores, h, &objects, to_64, self.spec.metres_per_px))
+                        .collect(),
+                    summary: summary(scores, steps, self.spec.metres_per_px),
+                    collision_timing: collisions.timing(),
+                })
+                .collect(),
+            objects,
+            comparisons,
         }
     }
-}
-
-/// The last context frame's measures with each tracked object's centroid set to
-/// `target(k, centroid)` (area and blobs unchanged; absent objects stay absent).
-fn moved_measures(
-    last: &[ObjectMeasure],
-    tracked: &[usize],
-    target: impl Fn(usize, [f32; 2]) -> [f32; 2],
-) -> Vec<ObjectMeasure> {
-    let mut out = last.to_vec();
-    for (k, &i) in tracked.iter().enumerate() {
-        if let Some(c) = out[i].centroid_xy {
-            out[i].centroid_xy = Some(target(k, c));
-        }
-    }
-    out
 }
 
 /// Evaluates `rollouts` in one call (see [`HorizonEvaluator`]).

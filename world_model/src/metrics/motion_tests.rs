@@ -166,7 +166,8 @@ fn physics_against_itself_has_zero_velocity_error_and_every_bounce_on_time() {
     let rollout = Rollout {
         truth: &truth,
         start,
-        predicted: Some(&truth[start * FB..]),
+        sources: vec![Source { name: "model", frames: &truth[start * FB..] }],
+        actions: None,
     };
     let report = evaluate_rollouts(spec(None), config(vec![1, 2, 4, 8]), &[rollout]).unwrap();
     let model = report.method("model").unwrap();
@@ -228,7 +229,8 @@ fn an_offset_prediction_at_the_right_speed_has_no_velocity_error_after_the_jump(
     let rollout = Rollout {
         truth: &truth,
         start,
-        predicted: Some(&pred),
+        sources: vec![Source { name: "model", frames: &pred }],
+        actions: None,
     };
     let report = evaluate_rollouts(spec(Some(0.05)), config(vec![1, 2, 4, 8]), &[rollout]).unwrap();
     for s in &report.method("model").unwrap().horizons {
@@ -262,7 +264,8 @@ fn erasing_an_object_breaks_the_count_and_old_reports_still_load() {
         ev.add(&Rollout {
             truth: &truth,
             start,
-            predicted: Some(&pred[start * FB..]),
+            sources: vec![Source { name: "model", frames: &pred[start * FB..] }],
+        actions: None,
         })
         .unwrap();
     }

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::motion::CollisionTiming;
+use super::paired::Comparison;
 use super::Stat;
 use crate::eval_error::{write_atomic, EvalError};
 
@@ -18,11 +19,15 @@ pub struct EvalReport {
     pub rollouts: usize,
     /// Tracked objects, in the order of [`HorizonStats::per_object`].
     pub objects: Vec<String>,
-    /// The model first (when it had predictions), then the baselines.
+    /// The frame sources in the order given (the model first), then the baselines.
     pub methods: Vec<MethodReport>,
     /// Metres per pixel at the height of the objects' centres, where known.
-    #[serde(default)]
     pub metres_per_px: Option<f32>,
+    /// The centroid error a missed object counts, pixels
+    /// ([`super::scoring::miss_penalty_px`]).
+    pub miss_penalty_px: f64,
+    /// The first source against every other method, paired by episode.
+    pub comparisons: Vec<Comparison>,
 }
 
 /// One method (the model or a baseline).
@@ -31,9 +36,35 @@ pub struct MethodReport {
     pub name: String,
     /// One entry per horizon of [`EvalReport::horizons`].
     pub horizons: Vec<HorizonStats>,
+    /// Means over every step 1 to 32.
+    pub summary: Summary,
     /// Collision (bounce) timing over each whole rollout.
-    #[serde(default)]
     pub collision_timing: Option<CollisionTiming>,
+}
+
+/// One method's means over every step `1..=steps` (`steps` = 32, or fewer where
+/// rollouts are shorter): per episode, then over episodes; shares pool every
+/// (episode, step, object).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub steps: usize,
+    /// Episodes the method predicted.
+    pub episodes: usize,
+    /// Centroid error over the true objects, misses at the penalty, pixels.
+    pub centroid_error_px: Option<Stat>,
+    pub centroid_error_m: Option<Stat>,
+    /// Share of true objects kept (mask IoU at least 0.5).
+    pub kept_share: Option<f64>,
+    pub mean_iou: Option<f64>,
+    /// Share of true objects the prediction does not show.
+    pub miss_rate: Option<f64>,
+    pub psnr_db: Option<Stat>,
+    pub ssim: Option<Stat>,
+    /// Gradient energy over the truth's (below 1: soft).
+    pub sharpness: Option<Stat>,
+    pub velocity_error_px: Option<Stat>,
+    /// Share of frames with as many tracked objects as the truth.
+    pub count_preserved: Option<f64>,
 }
 
 /// One method at one horizon.
@@ -42,27 +73,31 @@ pub struct HorizonStats {
     pub horizon: usize,
     /// Rollouts long enough to reach this horizon.
     pub samples: usize,
-    /// Mean over rollouts of the per-rollout mean centroid error, pixels.
+    /// Mean over rollouts of the per-rollout mean centroid error over the true
+    /// objects (a missed object at the miss penalty), pixels.
     pub centroid_error_px: Option<Stat>,
     /// The same in 64-pixel units (`px * 64 / max(H, W)`).
     pub centroid_error_64: Option<Stat>,
-    /// Share of truly present objects that the prediction kept.
+    /// Share of true objects the prediction does not show.
+    pub miss_rate: Option<f64>,
+    /// Share of true objects kept: mask IoU with the truth at least 0.5.
     pub kept_share: Option<f64>,
+    /// Mean mask IoU over the true objects.
+    pub mean_iou: Option<f64>,
     /// Median of predicted over true area.
     pub median_area_ratio: Option<f64>,
     pub psnr_db: Option<Stat>,
     /// Mean SSIM of the whole frame (1 = identical).
     pub ssim: Option<Stat>,
+    /// Gradient energy of the prediction over the truth's (below 1: soft).
+    pub sharpness: Option<Stat>,
     pub per_object: Vec<ObjectStats>,
     /// The centroid error in metres (where the frames' scale is known).
-    #[serde(default)]
     pub centroid_error_m: Option<Stat>,
     /// Mean over rollouts of the per-rollout mean velocity error, pixels per step:
     /// `|(pred[h] - pred[h-1]) - (true[h] - true[h-1])|` for objects present in all four.
-    #[serde(default)]
     pub velocity_error_px: Option<Stat>,
     /// Share of rollouts whose prediction shows as many tracked objects as the truth.
-    #[serde(default)]
     pub count_preserved: Option<f64>,
 }
 
@@ -70,14 +105,15 @@ pub struct HorizonStats {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObjectStats {
     pub name: String,
+    /// Over the rollouts whose truth shows it, a miss at the penalty.
     pub centroid_error_px: Option<Stat>,
     pub kept_share: Option<f64>,
+    pub mean_iou: Option<f64>,
     /// Rollouts whose true frame shows the object.
     pub truth_present: usize,
-    /// Rollouts whose true and predicted frames both show it.
-    pub both_present: usize,
+    /// Of those, rollouts whose prediction does not show it.
+    pub missed: usize,
     /// Velocity error, pixels per step, over rollouts where it is measurable.
-    #[serde(default)]
     pub velocity_error_px: Option<Stat>,
 }
 
@@ -90,8 +126,44 @@ impl EvalReport {
     /// Markdown: [`EvalReport::horizon_markdown`] then
     /// [`EvalReport::collision_markdown`].
     pub fn to_markdown(&self) -> String {
-        let mut out = self.horizon_markdown();
+        let mut out = self.comparison_markdown();
+        out.push_str(&self.horizon_markdown());
         out.push_str(&self.collision_markdown());
+        out
+    }
+
+    /// The comparison of `model` against `baseline`, if made.
+    pub fn comparison(&self, model: &str, baseline: &str) -> Option<&Comparison> {
+        self.comparisons
+            .iter()
+            .find(|c| c.model == model && c.baseline == baseline)
+    }
+
+    /// Markdown: the verdicts with their paired intervals (error over steps 1 to
+    /// 32, kept share), one row per comparison.
+    pub fn comparison_markdown(&self) -> String {
+        let Some(first) = self.comparisons.first() else {
+            return String::new();
+        };
+        let steps = first.h1_32.horizon;
+        let mut out = format!(
+            "**Verdicts: {} against each method (paired bootstrap 95% intervals over episodes, mean over every step 1-{steps})**\n\n\
+             | against | episodes | error difference (px) | kept difference | beats | why |\n|---|---:|---:|---:|:---:|---|\n",
+            first.model
+        );
+        for c in &self.comparisons {
+            let show = |i: Option<super::paired::Interval>, d: usize| i.map_or("–".into(), |i| i.show(d));
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                c.baseline,
+                c.h1_32.episodes,
+                show(c.h1_32.error_diff_px, 2),
+                show(c.h1_32.kept_diff, 3),
+                if c.verdict.beats { "yes" } else { "no" },
+                c.verdict.why.replace('|', "/")
+            ));
+        }
+        out.push('\n');
         out
     }
 
@@ -101,11 +173,12 @@ impl EvalReport {
     /// columns and methods as rows.
     pub fn horizon_markdown(&self) -> String {
         let mut out = format!(
-            "Rollouts: {}; frames {}x{}; objects: {}\n\n",
+            "Rollouts: {}; frames {}x{}; objects: {}; a missed object counts {:.1} px\n\n",
             self.rollouts,
             self.frame_height,
             self.frame_width,
-            self.objects.join(", ")
+            self.objects.join(", "),
+            self.miss_penalty_px
         );
         self.table(&mut out, "Centroid error (pixels, mean ± 95% CI)", |s| {
             s.centroid_error_px
@@ -118,8 +191,12 @@ impl EvalReport {
                     .map(|e| format!("{:.4} ± {:.4}", e.mean, e.ci95))
             });
         }
-        self.table(&mut out, "Kept share", |s| {
+        self.table(&mut out, "Kept share (mask IoU >= 0.5)", |s| {
             s.kept_share.map(|k| format!("{:.0}%", 100.0 * k))
+        });
+        self.table(&mut out, "Mean mask IoU", |s| s.mean_iou.map(|k| format!("{k:.2}")));
+        self.table(&mut out, "Missed objects", |s| {
+            s.miss_rate.map(|k| format!("{:.0}%", 100.0 * k))
         });
         self.table(&mut out, "Median area ratio", |s| {
             s.median_area_ratio.map(|r| format!("{r:.2}"))
@@ -129,6 +206,9 @@ impl EvalReport {
         });
         self.table(&mut out, "SSIM", |s| {
             s.ssim.map(|p| format!("{:.3}", p.mean))
+        });
+        self.table(&mut out, "Sharpness (gradient energy over the truth's)", |s| {
+            s.sharpness.map(|p| format!("{:.2}", p.mean))
         });
         self.table(&mut out, "Velocity error (px/step, mean ± 95% CI)", |s| {
             s.velocity_error_px

@@ -78,3 +78,44 @@ pub fn box_blur(frame: &[u8], h: usize, w: usize, r: usize) -> Vec<u8> {
     }
     out
 }
+
+/// A Gaussian blur of standard deviation `sigma` pixels (separable, radius
+/// `ceil(3 sigma)`, weights renormalised where the window leaves the frame).
+pub fn gaussian_blur(frame: &[u8], h: usize, w: usize, sigma: f32) -> Vec<u8> {
+    let r = (3.0 * sigma).ceil() as i64;
+    let weights: Vec<f32> = (-r..=r)
+        .map(|d| (-(d * d) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    // One pass along an axis: `at(i, d)` is the pixel `d` away from `i` on it, if any.
+    let pass = |src: &[f32], at: &dyn Fn(usize, i64) -> Option<usize>| -> Vec<f32> {
+        let mut out = vec![0.0f32; src.len()];
+        for i in 0..h * w {
+            let (mut acc, mut total) = ([0.0f32; 3], 0.0f32);
+            for (k, &wt) in weights.iter().enumerate() {
+                if let Some(j) = at(i, k as i64 - r) {
+                    for c in 0..3 {
+                        acc[c] += wt * src[j * 3 + c];
+                    }
+                    total += wt;
+                }
+            }
+            for c in 0..3 {
+                out[i * 3 + c] = acc[c] / total;
+            }
+        }
+        out
+    };
+    let src: Vec<f32> = frame.iter().map(|&v| f32::from(v)).collect();
+    let (wi, hi) = (w as i64, h as i64);
+    let across = pass(&src, &|i, d| {
+        let x = (i % w) as i64 + d;
+        (0..wi).contains(&x).then(|| (i as i64 + d) as usize)
+    });
+    let down = pass(&across, &|i, d| {
+        let y = (i / w) as i64 + d;
+        (0..hi).contains(&y).then(|| (i as i64 + d * wi) as usize)
+    });
+    down.iter()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect()
+}

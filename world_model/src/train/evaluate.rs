@@ -10,7 +10,7 @@ use super::windows::WindowSource;
 use crate::codec::FrameCodec;
 use crate::dit::DiT;
 use crate::metrics::{
-    default_horizons, evaluate_rollouts, EvalConfig, EvalReport, FrameSpec, Rollout,
+    default_horizons, evaluate_rollouts, EvalConfig, EvalReport, FrameSpec, Rollout, Source,
 };
 use crate::model_error::{ModelError, ModelResult};
 use crate::sampler::{rollout, SampleOptions};
@@ -109,7 +109,11 @@ pub fn rollout_report(
             Rollout {
                 truth: &truth[..(w + opts.horizon) * frame_bytes],
                 start: w,
-                predicted: Some(p),
+                sources: vec![Source {
+                    name: "model",
+                    frames: p,
+                }],
+                actions: None,
             }
         })
         .collect();
