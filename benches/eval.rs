@@ -93,23 +93,26 @@ fn eval_bench(c: &mut Criterion) {
         arena_px: Some([5.0, 5.0, 59.0, 59.0]),
         metres_per_px: None,
     };
-    c.bench_function("metrics/rollout_64_frames_model_and_3_drawn_baselines", |b| {
-        b.iter(|| {
-            let mut ev =
-                HorizonEvaluator::new(spec.clone(), EvalConfig::default()).expect("evaluator");
-            ev.add(&Rollout {
-                truth: &truth,
-                start: 4,
-                sources: vec![Source {
-                    name: "model",
-                    frames: &predicted,
-                }],
-                actions: None,
+    c.bench_function(
+        "metrics/rollout_64_frames_model_and_3_drawn_baselines",
+        |b| {
+            b.iter(|| {
+                let mut ev =
+                    HorizonEvaluator::new(spec.clone(), EvalConfig::default()).expect("evaluator");
+                ev.add(&Rollout {
+                    truth: &truth,
+                    start: 4,
+                    sources: vec![Source {
+                        name: "model",
+                        frames: &predicted,
+                    }],
+                    actions: None,
+                })
+                .expect("add");
+                black_box(ev.report())
             })
-            .expect("add");
-            black_box(ev.report())
-        })
-    });
+        },
+    );
 
     // 4 matrices of 512x512 = 1,048,576 parameters.
     let vars = params(4, 512);

@@ -8,7 +8,9 @@ use anyhow::Context;
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use somnium_env::consistency::output::write_outputs;
-use somnium_env::consistency::{run_consistency, ConsistencyConfig, ConsistencyReport};
+use somnium_env::consistency::{
+    run_consistency, ConsistencyConfig, ConsistencyReport, PERTURBED, PHYSICS,
+};
 use somnium_env::lockstep::ActionPlan;
 use somnium_env::DreamModel;
 use somnium_files::OutputKind;
@@ -106,7 +108,12 @@ pub fn print_key_numbers(r: &ConsistencyReport) {
             f(s.sharpness.map(|e| e.mean)),
         );
     }
-    for v in &r.verdicts {
+    // physics and its perturbed twin are in the table: checks, not baselines to beat
+    for v in r
+        .verdicts
+        .iter()
+        .filter(|v| v.baseline != PHYSICS && v.baseline != PERTURBED)
+    {
         println!(
             "  {} beats {}: {} ({} episodes; error difference {} px) {}",
             r.predictor,

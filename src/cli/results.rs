@@ -259,15 +259,23 @@ mod tests {
     fn consistency_report(h1_error: f64) -> Value {
         let horizon = |h: u64, e: f64| {
             json!({"horizon": h, "samples": 4, "centroid_error_px": mean(e), "kept_share": 0.75,
-                   "median_area_ratio": 1.25, "psnr_db": mean(30.0), "velocity_error_px": mean(0.5)})
+                   "mean_iou": 0.6, "miss_rate": 0.0, "median_area_ratio": 1.25,
+                   "psnr_db": mean(30.0), "ssim": mean(0.9), "sharpness": mean(1.0),
+                   "velocity_error_px": mean(0.5)})
         };
+        let summary = json!({"steps": 2, "episodes": 4, "centroid_error_px": mean(1.5),
+                             "kept_share": 0.75, "miss_rate": 0.0, "sharpness": mean(1.0)});
+        let interval = json!({"mean": -1.0, "lo": -1.5, "hi": -0.5});
         json!({
             "scenario": "bounce-v0", "variant": "id", "model": "models/x", "episodes": 4,
             "context_frames": 4, "max_horizon": 2, "seed": 7, "actions": "Random { seed: 7 }",
-            "summary": [{"name": "model", "mean_error_px_h1_32": 1.5, "kept_share_h1_32": 0.75}],
-            "beats_baselines_h1_32": true,
-            "horizons": {"horizons": [1, 2], "methods": [
-                {"name": "model", "horizons": [horizon(1, h1_error), horizon(2, 2.0)]}]},
+            "summary": [{"name": "model"}],
+            "horizons": {"horizons": [1, 2], "miss_penalty_px": 28.0,
+                "methods": [{"name": "model", "summary": summary,
+                             "horizons": [horizon(1, h1_error), horizon(2, 2.0)]}],
+                "comparisons": [{"model": "model", "baseline": "constant_velocity",
+                    "h1_32": {"horizon": 2, "episodes": 4, "error_diff_px": interval, "kept_diff": interval},
+                    "verdict": {"beats": true, "why": "closer"}}]},
         })
     }
 

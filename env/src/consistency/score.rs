@@ -14,7 +14,7 @@
 use somnium_scenarios::Scenario;
 use somnium_world_model::metrics::{
     default_horizons, ActionModel, EvalConfig, EvalReport, FrameSpec, HorizonEvaluator, Rollout,
-    Source, Stat,
+    Source,
 };
 
 use super::episode_end::EpisodeEnds;
@@ -207,7 +207,6 @@ pub fn score(
                 actions: Some(&actions),
             })?;
             let p = pred.frames.len() / fb;
-            let mut early = Vec::new();
             for k in 0..p {
                 let (d, t) = (
                     &pred.frames[k * fb..(k + 1) * fb],
@@ -216,9 +215,6 @@ pub fn score(
                 let mut pair = meter.measure(wn + k, d, t)?;
                 // kept as the evaluator counts it: mask IoU at least one half
                 pair.metrics.kept = meter.kept_iou(d, t)?;
-                if k < 32 {
-                    early.extend(pair.metrics.centroid_error_px.map(f64::from));
-                }
                 long.add(
                     k + 1,
                     &pair.metrics,
@@ -228,7 +224,7 @@ pub fn score(
             }
             scores.push(EpisodeScore {
                 seed: task.seed,
-                mean_error_px_h1_32: Stat::of(&early).map(|s| s.mean),
+                mean_error_px_h1_32: None, // from the evaluator below
                 dreamed_steps: p,
             });
             ends.push((task.physics_end, pred.end));
@@ -236,6 +232,13 @@ pub fn score(
         if keep {
             kept.extend(tasks.iter().zip(&predictions).map(|(t, p)| frames_of(t, p)));
         }
+    }
+    // The episodes' errors as the evaluator counts them (misses at the penalty).
+    for (score, error) in scores
+        .iter_mut()
+        .zip(evaluator.episode_errors(predictor.name()))
+    {
+        score.mean_error_px_h1_32 = error;
     }
     let (worst_seed, median_seed) = super::report::worst_and_median(&scores);
     let mut rerun = |seed: Option<u64>| -> Result<Option<EpisodeFrames>, EnvError> {

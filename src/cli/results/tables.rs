@@ -122,7 +122,12 @@ pub fn consistency(v: &Value) -> R<String> {
     ));
     let mut cols = vec!["method"];
     cols.extend(horizons.iter().map(String::as_str));
-    cols.extend(["error h1-32", "kept h1-32", "missed h1-32", "sharpness h1-32"]);
+    cols.extend([
+        "error h1-32",
+        "kept h1-32",
+        "missed h1-32",
+        "sharpness h1-32",
+    ]);
     out.push_str(&header(&cols, 1));
     for m in methods {
         let name = text(m, "name");
@@ -149,7 +154,14 @@ pub fn consistency(v: &Value) -> R<String> {
             text(field(first, "h1_32")?, "horizon"),
         ));
         out.push_str(&header(
-            &["against", "episodes", "error difference (px)", "kept difference", "beats", "why"],
+            &[
+                "against",
+                "episodes",
+                "error difference (px)",
+                "kept difference",
+                "beats",
+                "why",
+            ],
             1,
         ));
         for c in comparisons {
@@ -181,7 +193,9 @@ pub fn consistency(v: &Value) -> R<String> {
             row(&cells)
         };
         out.push_str(&line("kept (IoU ≥ 0.5)", &|h| opt(h, "kept_share", pct)));
-        out.push_str(&line("mean IoU", &|h| opt(h, "mean_iou", |x| format!("{x:.2}"))));
+        out.push_str(&line("mean IoU", &|h| {
+            opt(h, "mean_iou", |x| format!("{x:.2}"))
+        }));
         out.push_str(&line("missed", &|h| opt(h, "miss_rate", pct)));
         out.push_str(&line("median area ratio", &|h| {
             opt(h, "median_area_ratio", |x| format!("{x:.2}"))

@@ -87,9 +87,8 @@ impl ActionModel {
         if rows.len() < MIN_SAMPLES_PER_COEFFICIENT * p {
             return Ok(None);
         }
-        let coefficients = [0, 1].map(|axis| {
-            least_squares(rows.iter().map(|(x, y)| (x.as_slice(), y[axis])), p)
-        });
+        let coefficients =
+            [0, 1].map(|axis| least_squares(rows.iter().map(|(x, y)| (x.as_slice(), y[axis])), p));
         Ok(Some(ActionModel {
             action_dim: d,
             coefficients,
@@ -192,7 +191,11 @@ mod tests {
         // y = 0.9 x0 - 0.2 x1 + 3 u + 0.5
         let data: Vec<(Vec<f64>, f64)> = (0..50)
             .map(|i| {
-                let (x0, x1, u) = ((i as f64).sin(), (i as f64 * 0.7).cos(), (i % 5) as f64 - 2.0);
+                let (x0, x1, u) = (
+                    (i as f64).sin(),
+                    (i as f64 * 0.7).cos(),
+                    (i % 5) as f64 - 2.0,
+                );
                 (vec![x0, x1, u, 1.0], 0.9 * x0 - 0.2 * x1 + 3.0 * u + 0.5)
             })
             .collect();
@@ -210,7 +213,12 @@ mod tests {
             coefficients: [vec![0.0, 0.0, 1.0, 0.0, 0.0], vec![0.0, 0.0, 0.0, 1.0, 0.0]],
             samples: 10,
         };
-        let t = m.track([5.0, 5.0], [0.0, 0.0], &[vec![2.0, 0.0], vec![-1.0, 3.0], vec![0.0, 4.0]], [0.0, 0.0, 10.0, 10.0]);
+        let t = m.track(
+            [5.0, 5.0],
+            [0.0, 0.0],
+            &[vec![2.0, 0.0], vec![-1.0, 3.0], vec![0.0, 4.0]],
+            [0.0, 0.0, 10.0, 10.0],
+        );
         assert_eq!(t[0], [7.0, 5.0]);
         assert_eq!(t[1], [6.0, 8.0]);
         assert_eq!(t[2], [6.0, 8.0]); // 12 folds back to 8

@@ -99,6 +99,11 @@ fn episode_means(
         .collect()
 }
 
+/// Per episode, the centroid error averaged over its steps `1..=steps`.
+pub(crate) fn episode_errors(scores: &EpisodeScores, steps: usize) -> Vec<Option<f64>> {
+    episode_means(scores, steps, FrameScore::mean_error_px)
+}
+
 /// The means over steps `1..=steps` of one method.
 pub(crate) fn summary(scores: &EpisodeScores, steps: usize, metres_per_px: Option<f32>) -> Summary {
     let stat = |value: &dyn Fn(&FrameScore) -> Option<f64>| {

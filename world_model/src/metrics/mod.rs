@@ -165,9 +165,12 @@ impl HorizonEvaluator {
             Some(names) => names
                 .iter()
                 .map(|n| {
-                    spec.colors.iter().position(|c| &c.name == n).ok_or_else(|| {
-                        EvalError::Invalid(format!("object `{n}` is not in the colour table"))
-                    })
+                    spec.colors
+                        .iter()
+                        .position(|c| &c.name == n)
+                        .ok_or_else(|| {
+                            EvalError::Invalid(format!("object `{n}` is not in the colour table"))
+                        })
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -315,7 +318,12 @@ impl HorizonEvaluator {
             };
             let (scores, tracks, len) =
                 self.score_source(frames, steps, future, &truth, &truth_tracks)?;
-            self.baseline_collisions[b].add(&tracks, &truth_tracks, len + 1, &self.config.collision);
+            self.baseline_collisions[b].add(
+                &tracks,
+                &truth_tracks,
+                len + 1,
+                &self.config.collision,
+            );
             self.baseline_scores[b].push(Some(scores));
         }
         self.rollouts += 1;
@@ -408,6 +416,17 @@ impl HorizonEvaluator {
             .collect()
     }
 
+    /// Per rollout added, the source `name`'s centroid error averaged over its
+    /// steps 1 to 32 (misses at the penalty, as in [`Summary`]); `None` where it
+    /// predicted nothing measurable. Empty for an unknown name.
+    pub fn episode_errors(&self, name: &str) -> Vec<Option<f64>> {
+        self.methods()
+            .into_iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, scores, _)| aggregate::episode_errors(scores, SUMMARY_STEPS))
+            .unwrap_or_default()
+    }
+
     /// The statistics of everything added so far.
     pub fn report(&self) -> EvalReport {
         let to_64 = 64.0 / self.spec.height.max(self.spec.width) as f64;
@@ -445,7 +464,9 @@ impl HorizonEvaluator {
                         .config
                         .horizons
                         .iter()
-                        .map(|&h| horizon_stats(scores, h, &objects, to_64, self.spec.metres_per_px))
+                        .map(|&h| {
+                            horizon_stats(scores, h, &objects, to_64, self.spec.metres_per_px)
+                        })
                         .collect(),
                     summary: summary(scores, steps, self.spec.metres_per_px),
                     collision_timing: collisions.timing(),

@@ -166,7 +166,10 @@ fn physics_against_itself_has_zero_velocity_error_and_every_bounce_on_time() {
     let rollout = Rollout {
         truth: &truth,
         start,
-        sources: vec![Source { name: "model", frames: &truth[start * FB..] }],
+        sources: vec![Source {
+            name: "model",
+            frames: &truth[start * FB..],
+        }],
         actions: None,
     };
     let report = evaluate_rollouts(spec(None), config(vec![1, 2, 4, 8]), &[rollout]).unwrap();
@@ -229,7 +232,10 @@ fn an_offset_prediction_at_the_right_speed_has_no_velocity_error_after_the_jump(
     let rollout = Rollout {
         truth: &truth,
         start,
-        sources: vec![Source { name: "model", frames: &pred }],
+        sources: vec![Source {
+            name: "model",
+            frames: &pred,
+        }],
         actions: None,
     };
     let report = evaluate_rollouts(spec(Some(0.05)), config(vec![1, 2, 4, 8]), &[rollout]).unwrap();
@@ -264,8 +270,11 @@ fn erasing_an_object_breaks_the_count_and_old_reports_still_load() {
         ev.add(&Rollout {
             truth: &truth,
             start,
-            sources: vec![Source { name: "model", frames: &pred[start * FB..] }],
-        actions: None,
+            sources: vec![Source {
+                name: "model",
+                frames: &pred[start * FB..],
+            }],
+            actions: None,
         })
         .unwrap();
     }

@@ -102,7 +102,11 @@ pub fn paired_interval(diffs: &[f64]) -> Option<Interval> {
 }
 
 /// Paired differences `a - b` over the episodes where both are `Some`.
-pub fn paired_point(horizon: usize, a: &[Option<(f64, f64)>], b: &[Option<(f64, f64)>]) -> PairedPoint {
+pub fn paired_point(
+    horizon: usize,
+    a: &[Option<(f64, f64)>],
+    b: &[Option<(f64, f64)>],
+) -> PairedPoint {
     let pairs: Vec<((f64, f64), (f64, f64))> = a
         .iter()
         .zip(b)

@@ -152,7 +152,9 @@ impl EvalReport {
             first.model
         );
         for c in &self.comparisons {
-            let show = |i: Option<super::paired::Interval>, d: usize| i.map_or("–".into(), |i| i.show(d));
+            let show = |i: Option<super::paired::Interval>, d: usize| {
+                i.map_or("–".into(), |i| i.show(d))
+            };
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} |\n",
                 c.baseline,
@@ -194,7 +196,9 @@ impl EvalReport {
         self.table(&mut out, "Kept share (mask IoU >= 0.5)", |s| {
             s.kept_share.map(|k| format!("{:.0}%", 100.0 * k))
         });
-        self.table(&mut out, "Mean mask IoU", |s| s.mean_iou.map(|k| format!("{k:.2}")));
+        self.table(&mut out, "Mean mask IoU", |s| {
+            s.mean_iou.map(|k| format!("{k:.2}"))
+        });
         self.table(&mut out, "Missed objects", |s| {
             s.miss_rate.map(|k| format!("{:.0}%", 100.0 * k))
         });
@@ -207,9 +211,11 @@ impl EvalReport {
         self.table(&mut out, "SSIM", |s| {
             s.ssim.map(|p| format!("{:.3}", p.mean))
         });
-        self.table(&mut out, "Sharpness (gradient energy over the truth's)", |s| {
-            s.sharpness.map(|p| format!("{:.2}", p.mean))
-        });
+        self.table(
+            &mut out,
+            "Sharpness (gradient energy over the truth's)",
+            |s| s.sharpness.map(|p| format!("{:.2}", p.mean)),
+        );
         self.table(&mut out, "Velocity error (px/step, mean ± 95% CI)", |s| {
             s.velocity_error_px
                 .map(|e| format!("{:.2} ± {:.2}", e.mean, e.ci95))
