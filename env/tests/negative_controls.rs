@@ -5,13 +5,13 @@
 //! physics itself, which must, and physics nudged by 1e-4 of the arena after the
 //! context, which must sit at the ceiling (near-zero error, every object kept).
 //!
-//! Public APIs only: the scenario's reset/step/render, colour table and arena,
-//! and the world model's `HorizonEvaluator`.
+//! Public APIs only: the scenario's reset/step/render, the env's frame spec of a
+//! scenario, and the world model's `HorizonEvaluator`; the episodes are run here,
+//! not by the benchmark's task generator, so the measure is checked on its own.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use somnium_scenarios::{make, Action, Scenario, Space};
-use somnium_world_model::data::ManifestColor;
 use somnium_world_model::metrics::{
     EvalConfig, FrameSpec, HorizonEvaluator, Rollout, Source, Summary,
 };
@@ -28,27 +28,7 @@ const CV: &str = "constant_velocity";
 
 /// The evaluator's view of the scenario's 64x64 frames.
 fn frame_spec(s: &dyn Scenario) -> FrameSpec {
-    let colors = s.colors();
-    let arena_px = s.arena_px(SIZE, SIZE);
-    let metres_per_px = arena_px
-        .zip(s.arena())
-        .map(|([x0, y0, x1, y1], a)| a.centre_span() / (0.5 * ((x1 - x0) + (y1 - y0))));
-    FrameSpec {
-        height: SIZE,
-        width: SIZE,
-        colors: colors
-            .objects
-            .iter()
-            .map(|o| ManifestColor {
-                name: o.name.clone(),
-                rgb: o.rgb,
-                dynamic: o.dynamic,
-            })
-            .collect(),
-        background: colors.background,
-        arena_px,
-        metres_per_px,
-    }
+    somnium_env::consistency::score::frame_spec(s, (SIZE, SIZE))
 }
 
 fn zero_action(space: &Space) -> Action {

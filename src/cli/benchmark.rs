@@ -93,15 +93,13 @@ pub struct ScoreArgs {
     pub out: PathBuf,
 }
 
-/// Method names the report gives the evaluator's own sources.
-const RESERVED: [&str; 6] = [
-    PHYSICS,
-    PERTURBED,
-    "copy_last",
-    "constant_velocity",
-    "arena_centre",
-    "action_aware",
-];
+/// Whether `name` is a method the report already has: physics, its perturbed
+/// twin, or one of the evaluator's drawn baselines.
+fn reserved(name: &str) -> bool {
+    name == PHYSICS
+        || name == PERTURBED
+        || somnium_world_model::metrics::baselines::NAMES.contains(&name)
+}
 
 /// Run `somnium benchmark`.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -179,7 +177,7 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
 }
 
 fn score(args: ScoreArgs) -> anyhow::Result<()> {
-    if RESERVED.contains(&args.name.as_str()) {
+    if reserved(&args.name) {
         bail!(
             "--name {}: the report already has a method of that name; choose another",
             args.name
