@@ -252,3 +252,90 @@ fn train_init_from_fine_tunes_a_run_and_refuses_a_mismatched_one() {
         "{err}"
     );
 }
+
+#[test]
+fn train_keep_every_keeps_loadable_snapshots_and_zero_intervals_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("bounce");
+    record_small("bounce-v0", "3", &data);
+    let run = dir.path().join("run");
+    let out = train_tiny(&data, &run, &["--keep-every", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for step in [1u64, 2] {
+        let snap = run.join(format!("snapshots/step-{step:07}"));
+        let cfg: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(snap.join("config.json")).expect("snapshot config.json"),
+        )
+        .expect("json");
+        assert_eq!(cfg["meta"]["step"], step, "{cfg}");
+        // a snapshot is a model: it exports (which reads it back) like one
+        let exported = dir.path().join(format!("model-{step}"));
+        let export = somnium(&[
+            "export",
+            "--model",
+            snap.to_str().expect("utf-8 path"),
+            "--out",
+            exported.to_str().expect("utf-8 path"),
+        ]);
+        assert!(
+            export.status.success(),
+            "{}",
+            String::from_utf8_lossy(&export.stderr)
+        );
+    }
+    for flag in ["--save-every", "--val-every"] {
+        let zero = train_tiny(&data, &dir.path().join("zero"), &[flag, "0"]);
+        assert!(!zero.status.success(), "{flag} 0 must be refused");
+        let err = String::from_utf8_lossy(&zero.stderr);
+        assert!(err.contains(flag), "{err}");
+    }
+}
+
+#[test]
+fn train_with_the_state_head_fits_its_normaliser_from_the_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("bounce");
+    record_small("bounce-v0", "3", &data);
+    let config = dir.path().join("aux.json");
+    std::fs::write(
+        &config,
+        r#"{"aux_state": {"weight": 0.1, "after_block": 1}}"#,
+    )
+    .expect("write config");
+    let run = dir.path().join("run");
+    let out = train_tiny(
+        &data,
+        &run,
+        &["--config", config.to_str().expect("utf-8 path")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("auxiliary state head"));
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("ckpt/config.json")).expect("config.json"),
+    )
+    .expect("json");
+    let aux = &cfg["model_config"]["aux_state"];
+    // bounce-v0 stores x, y, z, vx, vy, vz of up to three balls
+    assert_eq!(aux["mean"].as_array().map(Vec::len), Some(18), "{aux}");
+    // a head reading past the last block is refused by name
+    std::fs::write(
+        &config,
+        r#"{"aux_state": {"weight": 0.1, "after_block": 9}}"#,
+    )
+    .expect("write config");
+    let bad = train_tiny(
+        &data,
+        &dir.path().join("bad"),
+        &["--config", config.to_str().expect("utf-8 path")],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("after_block"));
+}

@@ -21,7 +21,8 @@ use somnium_world_model::train::evaluate::{rollout_report, RolloutEvalOptions, R
 use somnium_world_model::train::{median_background, TrainConfig, Trainer, WindowSource};
 
 use super::train_setup::{
-    frame_codec, init_model_config, load_windows, manifest_hash, model_config, ModelChoice,
+    fit_aux_normaliser, frame_codec, init_model_config, load_windows, manifest_hash, model_config,
+    ModelChoice,
 };
 
 /// Arguments of `somnium train`.
@@ -85,12 +86,16 @@ pub struct Args {
     /// Held-out episodes dreamed by the rollout validation at the end (16 during training).
     #[arg(long, default_value_t = 50)]
     pub rollout_episodes: usize,
-    /// Validation every N steps.
-    #[arg(long, default_value_t = 100)]
+    /// Validation every N steps (at least 1).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub val_every: u64,
-    /// Checkpoint every N steps (and at the end).
-    #[arg(long, default_value_t = 250)]
+    /// Checkpoint every N steps (and at the end; at least 1).
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
     pub save_every: u64,
+    /// Also keep the model (EMA weights, as `somnium export` writes it) every N
+    /// steps in OUT/snapshots/step-NNNNNNN, for curves along training (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub keep_every: u64,
     /// Euler steps per dreamed frame (saved in the model's config; the rollout
     /// validation uses it too). The preset's 4 when absent.
     #[arg(long)]
@@ -108,6 +113,10 @@ pub struct Args {
     /// Euler steps of those dreams.
     #[arg(long, default_value_t = 2)]
     pub self_rollout_sampling_steps: usize,
+    /// Horizon curriculum: over this many steps from --self-rollout-start the
+    /// dreamed steps grow from 1 to --self-rollout-steps (0: all from the start).
+    #[arg(long, default_value_t = 0)]
+    pub self_rollout_ramp: u64,
 }
 
 /// Appends one JSON line to `metrics.jsonl`.
@@ -137,7 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (Some(path), false) => Some((path, checkpoint_dir(path)?)),
         _ => None,
     };
-    let (cfg, train_cfg) = if args.resume {
+    let (mut cfg, train_cfg) = if args.resume {
         saved_train_config(&ckpt_dir)
             .with_context(|| format!("--resume: reading {}", ckpt_dir.display()))?
     } else {
@@ -150,6 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             self_rollout_prob: args.self_rollout_prob,
             self_rollout_start: args.self_rollout_start,
             self_rollout_sampling_steps: args.self_rollout_sampling_steps,
+            self_rollout_ramp: args.self_rollout_ramp,
             init_from: args.init_from.as_ref().map(|p| p.display().to_string()),
             ..TrainConfig::default()
         };
@@ -196,6 +206,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         train.windows(),
         val.episodes().len()
     );
+    if let Some(line) = fit_aux_normaliser(&mut cfg, &train)? {
+        println!("{line}");
+    }
     let bg = median_background(&train, 256)?;
     let spec = reader.spec();
     let frame_spec = FrameSpec {
@@ -274,7 +287,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             bar.set_message(format!("loss {mean:.4} lr {lr:.2e} {wps:.1} windows/s"));
             log_line(
                 &args.out,
-                serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "loss": mean, "frame_loss": stats.frame_loss, "reward_loss": stats.reward_loss, "terminated_loss": stats.terminated_loss, "grad_norm": stats.grad_norm, "lr": lr, "windows_per_s": wps}),
+                serde_json::json!({"step": stats.step, "elapsed_s": elapsed, "loss": mean, "frame_loss": stats.frame_loss, "reward_loss": stats.reward_loss, "terminated_loss": stats.terminated_loss, "state_loss": stats.state_loss, "grad_norm": stats.grad_norm, "lr": lr, "windows_per_s": wps}),
             )?;
             curve.push((stats.step as f64, mean));
             (win_count, last_log, loss_sum, loss_n) = (0, Instant::now(), 0.0, 0);
@@ -308,6 +321,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let extra =
                 serde_json::json!({"elapsed_s": elapsed_before + start.elapsed().as_secs_f64()});
             trainer.save(&ckpt_dir, &hash, extra)?;
+        }
+        if args.keep_every > 0 && stats.step % args.keep_every == 0 {
+            let snap = args
+                .out
+                .join("snapshots")
+                .join(format!("step-{:07}", stats.step));
+            let extra =
+                serde_json::json!({"elapsed_s": elapsed_before + start.elapsed().as_secs_f64()});
+            trainer
+                .save_model(&snap, &hash, extra)
+                .with_context(|| format!("keeping the snapshot {}", snap.display()))?;
         }
     }
     bar.finish_and_clear();

@@ -185,3 +185,35 @@ pub fn frame_codec(
         _ => codec_for(cfg, 0, device)?,
     })
 }
+
+/// Sets the auxiliary state head's normaliser from the training episodes'
+/// states when the config asks for the head without one (a resumed or
+/// fine-tuned run keeps the one it has). Returns a line to print, if any.
+pub fn fit_aux_normaliser(
+    cfg: &mut ModelConfig,
+    train: &WindowSource,
+) -> anyhow::Result<Option<String>> {
+    let Some(aux) = cfg.aux_state.as_mut() else {
+        return Ok(None);
+    };
+    if aux.dims() == 0 {
+        let mut rows = Vec::new();
+        let mut dims = 0;
+        for ep in train.episodes() {
+            if let Some(s) = &ep.states {
+                dims = s.dim(1)?;
+                rows.push(s.flatten_all()?.to_vec1::<f32>()?);
+            }
+        }
+        let slices: Vec<&[f32]> = rows.iter().map(|r| r.as_slice()).collect();
+        aux.fit_normaliser(&slices, dims)
+            .context("the dataset's states for aux_state")?;
+    }
+    let supervised = aux.inv_std.iter().filter(|&&v| v > 0.0).count();
+    Ok(Some(format!(
+        "auxiliary state head: {} state dimensions ({supervised} vary and are supervised), weight {}, after block {}",
+        aux.dims(),
+        aux.weight,
+        aux.after_block
+    )))
+}

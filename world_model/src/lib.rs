@@ -1,4 +1,5 @@
 //! World model.
+pub mod aux_state;
 pub mod checkpoint;
 pub mod codec;
 pub mod config;

@@ -11,6 +11,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::aux_state::state_loss;
 use crate::config::{ForegroundFrom, ModelConfig, NoiseDistribution, PredictionTarget};
 use crate::dit::DiT;
 use crate::model_error::{shape_error, ModelResult};
@@ -25,6 +26,9 @@ pub struct Batch {
     pub reward: Tensor,
     /// `[B]`: 1 where the episode terminated on reaching the target frame.
     pub terminated: Tensor,
+    /// `[B, W+1, S]`: the simulator's state at each frame, when the data holds
+    /// one (the auxiliary state head's labels).
+    pub states: Option<Tensor>,
 }
 
 /// The noise of one batch: levels `[B, W+1]` and Gaussian noise `[B, W+1, C, h, w]`.
@@ -137,6 +141,8 @@ pub struct LossParts {
     pub frame: Tensor,
     pub reward: Tensor,
     pub terminated: Tensor,
+    /// The auxiliary state loss (unweighted; 0 without a head or labels).
+    pub state: Tensor,
 }
 
 /// `log(1 + e^z)`, stable for large `|z|`, differentiable.
@@ -159,7 +165,11 @@ pub fn loss(
         return Err(shape_error("training window", [b, cfg.window()], x0.dims()));
     }
     let xs = noised(x0, &noise.eps, &noise.levels)?;
-    let out = model.forward(&xs, &noise.levels, &batch.actions, None, false)?;
+    let aux = cfg.aux_state.as_ref().zip(batch.states.as_ref());
+    let out = match aux {
+        Some(_) => model.forward_with_state(&xs, &noise.levels, &batch.actions)?,
+        None => model.forward(&xs, &noise.levels, &batch.actions, None, false)?,
+    };
     let pred = out.prediction.narrow(1, w, 1)?.squeeze(1)?;
     let target = x0.narrow(1, w, 1)?.squeeze(1)?;
     let x_s = xs.narrow(1, w, 1)?.squeeze(1)?;
@@ -180,12 +190,22 @@ pub fn loss(
     let reward = (reward_hat - &batch.reward)?.sqr()?.mean_all()?;
     let z = out.terminated_logit.narrow(1, w, 1)?.squeeze(1)?;
     let terminated = (softplus(&z)? - (&batch.terminated * &z)?)?.mean(D::Minus1)?;
-    let total = (&frame + ((&reward + &terminated)? * cfg.reward_loss_weight)?)?;
+    let mut total = (&frame + ((&reward + &terminated)? * cfg.reward_loss_weight)?)?;
+    // the head's labels: the last context frame's state and the target frame's
+    let state = match (aux, &out.state) {
+        (Some((a, states)), Some(pred)) => {
+            let l = state_loss(&pred.narrow(1, w - 1, 2)?, &states.narrow(1, w - 1, 2)?, a)?;
+            total = (total + (&l * a.weight)?)?;
+            l
+        }
+        _ => Tensor::zeros((), candle_core::DType::F32, x0.device())?,
+    };
     Ok(LossParts {
         total,
         frame,
         reward,
         terminated,
+        state,
     })
 }
 

@@ -125,6 +125,9 @@ pub struct ModelConfig {
     pub learned_positions: bool,
     /// Width of the sinusoidal noise-level features.
     pub noise_features: usize,
+    /// Auxiliary state supervision in training (none by default); see
+    /// [`crate::aux_state`].
+    pub aux_state: Option<crate::aux_state::AuxStateConfig>,
 }
 
 impl Default for ModelConfig {
@@ -177,6 +180,7 @@ impl ModelConfig {
             rope_base: 100.0,
             learned_positions: true,
             noise_features: 128,
+            aux_state: None,
         }
     }
 
@@ -261,7 +265,8 @@ impl ModelConfig {
             + lin(d, d)
             + lin(d, self.mlp_ratio * d)
             + lin(self.mlp_ratio * d, d);
-        n + self.depth * block + lin(d, 2 * d) + lin(d, p) + lin(d, 2)
+        let aux = self.aux_state.as_ref().map_or(0, |a| 2 * lin(d, a.dims()));
+        n + self.depth * block + lin(d, 2 * d) + lin(d, p) + lin(d, 2) + aux
     }
 
     /// FLOPs (2 x multiply-adds, matmuls only) of one forward over a `W + 1`

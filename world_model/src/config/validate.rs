@@ -162,6 +162,9 @@ impl ModelConfig {
                 self.noise_features
             ));
         }
+        if let Some(aux) = &self.aux_state {
+            aux.validate(self.depth)?;
+        }
         if self.predict_delta && self.target != PredictionTarget::X0 {
             return bad("predict_delta needs target x0".into());
         }

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use candle_core::{Device, Module, Tensor};
 
+use crate::aux_state::AuxHead;
 use crate::config::ModelConfig;
 use crate::kernels;
 use crate::model_error::{shape_error, ModelResult};
@@ -40,6 +41,9 @@ pub struct DitOutput {
     pub terminated_logit: Tensor,
     /// The keys and values of this call's frames appended to the input cache, when asked.
     pub cache: Option<KvCache>,
+    /// `[B, F, S]`: the auxiliary head's normalised state of each frame, only
+    /// from [`DiT::forward_with_state`] on a model with `aux_state`.
+    pub state: Option<Tensor>,
 }
 
 /// The world model's network.
@@ -53,6 +57,7 @@ pub struct DiT {
     final_ada: candle_nn::Linear,
     head: dense::Dense,
     outcome_head: candle_nn::Linear,
+    aux: Option<AuxHead>,
 }
 
 impl DiT {
@@ -78,6 +83,11 @@ impl DiT {
         let final_ada = p.linear("final_ada", d, 2 * d, true)?;
         let head = p.dense("head", d, cfg.patch_dim(), true)?;
         let outcome_head = p.linear("outcome_head", d, 2, false)?;
+        // created last, so the other weights of a seed are those of a model without it
+        let aux = match &cfg.aux_state {
+            Some(a) => Some(AuxHead::new(a, d, &mut p)?),
+            None => None,
+        };
         Ok(Self {
             cfg: cfg.clone(),
             params: p,
@@ -88,6 +98,7 @@ impl DiT {
             final_ada,
             head,
             outcome_head,
+            aux,
         })
     }
 
@@ -124,7 +135,19 @@ impl DiT {
     ) -> ModelResult<DitOutput> {
         // on candle's CPU pool: the many small ops skip a thread hand-off each
         self.device()
-            .with_context(|| self.forward_in_pool(x, s, actions, cache, keep_cache))
+            .with_context(|| self.forward_in_pool(x, s, actions, cache, keep_cache, false))
+    }
+
+    /// [`DiT::forward`] over a whole window (no cache) that also runs the
+    /// auxiliary state head (training only; `state` is `None` without one).
+    pub fn forward_with_state(
+        &self,
+        x: &Tensor,
+        s: &Tensor,
+        actions: &Tensor,
+    ) -> ModelResult<DitOutput> {
+        self.device()
+            .with_context(|| self.forward_in_pool(x, s, actions, None, false, true))
     }
 
     fn forward_in_pool(
@@ -134,6 +157,7 @@ impl DiT {
         actions: &Tensor,
         cache: Option<&KvCache>,
         keep_cache: bool,
+        with_state: bool,
     ) -> ModelResult<DitOutput> {
         let cfg = &self.cfg;
         let (c, h, w) = cfg.latent_shape();
@@ -178,10 +202,16 @@ impl DiT {
             q_offset: t0 * n,
         };
         let mut new_layers = Vec::with_capacity(self.blocks.len());
+        let mut state = None;
         for (i, block) in self.blocks.iter().enumerate() {
             let (next, kv) =
                 block.forward(&tokens, &cond_silu, &layout, cache.map(|c| &c.layers[i]))?;
             tokens = next;
+            if let (true, Some(head), Some(a)) = (with_state, &self.aux, &cfg.aux_state) {
+                if i + 1 == a.after_block {
+                    state = Some(head.forward(&tokens)?);
+                }
+            }
             if keep_cache {
                 new_layers.push(match cache {
                     Some(c) => (
@@ -207,6 +237,7 @@ impl DiT {
                 layers: new_layers,
                 frames: t0 + f,
             }),
+            state,
         })
     }
 }

@@ -92,12 +92,20 @@ fn changing_a_frame_changes_no_earlier_output() {
 
 #[test]
 fn every_parameter_gets_a_finite_nonzero_gradient() {
-    for action in [
-        ActionKind::Continuous { dim: 2 },
-        ActionKind::Discrete { n: 3 },
+    for (action, with_aux) in [
+        (ActionKind::Continuous { dim: 2 }, false),
+        (ActionKind::Discrete { n: 3 }, false),
+        (ActionKind::Continuous { dim: 2 }, true),
     ] {
         let cfg = ModelConfig {
             action: action.clone(),
+            // the auxiliary state head must train too
+            aux_state: with_aux.then(|| crate::aux_state::AuxStateConfig {
+                weight: 1.0,
+                after_block: 1,
+                mean: vec![0.0; 3],
+                inv_std: vec![1.0; 3],
+            }),
             ..ModelConfig::tiny()
         };
         let model = trained_like(&cfg, 1);
@@ -116,6 +124,7 @@ fn every_parameter_gets_a_finite_nonzero_gradient() {
             actions,
             reward: Tensor::new(&[0.5f32, -1.0], &Device::Cpu).unwrap(),
             terminated: Tensor::new(&[0f32, 1.0], &Device::Cpu).unwrap(),
+            states: with_aux.then(|| randn(&[2, cfg.window(), 3], 8)),
         };
         let noise = draw_noise(&cfg, 2, &mut ChaCha8Rng::seed_from_u64(3), &Device::Cpu).unwrap();
         let bg = Tensor::full(-0.8f32, cfg.latent_shape(), &Device::Cpu).unwrap();

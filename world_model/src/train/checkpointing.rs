@@ -43,6 +43,34 @@ impl Trainer {
         checkpoint::save(dir, &ckpt).map_err(ckpt_err)
     }
 
+    /// Writes the model as `somnium export` would, atomically: the EMA weights
+    /// (the live ones before the average exists), this run's config, step and
+    /// provenance, without optimizer state. A snapshot along training
+    /// (`train --keep-every`) that loads anywhere a shipped model does.
+    pub fn save_model(
+        &self,
+        dir: &Path,
+        data_manifest_hash: &str,
+        extra: serde_json::Value,
+    ) -> ModelResult<()> {
+        let ema = self.ema.tensors();
+        let weights = if ema.is_empty() {
+            self.model.params().snapshot()?
+        } else {
+            ema
+        };
+        let mut ckpt = Checkpoint::new(
+            serde_json::to_value(self.model.config())?,
+            self.step,
+            weights,
+        );
+        ckpt.meta.seed = self.cfg.seed;
+        ckpt.meta.data_manifest_hash = data_manifest_hash.to_string();
+        ckpt.meta.extra = serde_json::json!({ "train": self.cfg, "run": extra });
+        ckpt.meta.provenance = self.provenance.clone();
+        checkpoint::save(dir, &ckpt).map_err(ckpt_err)
+    }
+
     /// Continues the run saved in `dir`: weights, EMA, optimizer moments and step.
     /// The checkpoint must be of this model config and this seed. Returns the
     /// run extras stored with it.

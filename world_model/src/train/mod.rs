@@ -13,6 +13,8 @@ pub mod synthetic;
 pub mod windows;
 
 #[cfg(test)]
+mod aux_tests;
+#[cfg(test)]
 mod tests;
 
 use candle_core::Tensor;
@@ -55,6 +57,10 @@ pub struct TrainConfig {
     pub self_rollout_start: u64,
     /// Euler steps of those dreams.
     pub self_rollout_sampling_steps: usize,
+    /// A horizon curriculum: over this many steps from `self_rollout_start`,
+    /// the dreamed steps grow from 1 to `self_rollout_steps` (0: all of them
+    /// from the start).
+    pub self_rollout_ramp: u64,
     /// The checkpoint this run was warm-started from (`train --init-from`), if any;
     /// kept for provenance.
     pub init_from: Option<String>,
@@ -78,6 +84,7 @@ impl Default for TrainConfig {
             self_rollout_prob: 0.5,
             self_rollout_start: 0,
             self_rollout_sampling_steps: 2,
+            self_rollout_ramp: 0,
             init_from: None,
         }
     }
@@ -93,6 +100,9 @@ pub struct StepStats {
     pub frame_loss: f32,
     pub reward_loss: f32,
     pub terminated_loss: f32,
+    /// The auxiliary state loss (0 without a state head).
+    #[serde(default)]
+    pub state_loss: f32,
     /// Gradient norm before clipping; a non-finite norm skips the update.
     pub grad_norm: f32,
     /// The batch's context ended in frames the model dreamed.
@@ -256,7 +266,9 @@ impl Trainer {
                 && rng.random::<f64>() < self.cfg.self_rollout_prob;
             batch = if dreamed {
                 let steps = self.cfg.self_rollout_sampling_steps;
-                self_rollout::dreamed_window(&self.model, &batch, n, steps, &mut rng)?
+                let k = self_rollout::steps_at(&self.cfg, self.step);
+                let full = self_rollout::tail_window(&batch, cfg.window() + k)?;
+                self_rollout::dreamed_window(&self.model, &full, k, steps, &mut rng)?
             } else {
                 self_rollout::tail_window(&batch, cfg.window())?
             };
@@ -278,6 +290,7 @@ impl Trainer {
             frame_loss: scalar(&parts.frame)?,
             reward_loss: scalar(&parts.reward)?,
             terminated_loss: scalar(&parts.terminated)?,
+            state_loss: scalar(&parts.state)?,
             grad_norm,
             self_rollout: dreamed,
         })

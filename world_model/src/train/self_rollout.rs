@@ -17,6 +17,19 @@ use crate::dit::DiT;
 use crate::model_error::{ModelError, ModelResult};
 use crate::objective::Batch;
 use crate::sampler::{dream_step, SampleOptions};
+use crate::train::TrainConfig;
+
+/// Dreamed steps of a dreamed batch at training step `step`: all
+/// `self_rollout_steps`, or under a curriculum (`self_rollout_ramp > 0`) from 1
+/// at `self_rollout_start` growing linearly to all of them `ramp` steps later.
+pub fn steps_at(cfg: &TrainConfig, step: u64) -> usize {
+    let n = cfg.self_rollout_steps;
+    if cfg.self_rollout_ramp == 0 || n <= 1 {
+        return n;
+    }
+    let done = step.saturating_sub(cfg.self_rollout_start) as f64 / cfg.self_rollout_ramp as f64;
+    1 + ((n - 1) as f64 * done.min(1.0)).floor() as usize
+}
 
 /// The last `frames` frames of each window of `full` (latents `[B, T, C, h, w]`,
 /// actions `[B, T, A]`); reward and termination are those of the last step.
@@ -32,6 +45,10 @@ pub fn tail_window(full: &Batch, frames: usize) -> ModelResult<Batch> {
         actions: full.actions.narrow(1, t - frames, frames)?,
         reward: full.reward.clone(),
         terminated: full.terminated.clone(),
+        states: match &full.states {
+            Some(s) => Some(s.narrow(1, t - frames, frames)?),
+            None => None,
+        },
     })
 }
 
@@ -73,6 +90,11 @@ pub fn dreamed_window(
         actions: full.actions.narrow(1, n, w + 1)?,
         reward: full.reward.clone(),
         terminated: full.terminated.clone(),
+        // the true states at the frames' times, dreamed frames included
+        states: match &full.states {
+            Some(s) => Some(s.narrow(1, n, w + 1)?),
+            None => None,
+        },
     })
 }
 
@@ -97,7 +119,26 @@ mod tests {
                 .unwrap(),
             reward: Tensor::zeros(2, DType::F32, &dev).unwrap(),
             terminated: Tensor::zeros(2, DType::F32, &dev).unwrap(),
+            states: None,
         }
+    }
+
+    #[test]
+    fn the_curriculum_grows_from_one_step_to_all() {
+        let cfg = TrainConfig {
+            self_rollout_steps: 5,
+            self_rollout_start: 100,
+            self_rollout_ramp: 400,
+            ..TrainConfig::default()
+        };
+        let at = |s| steps_at(&cfg, s);
+        assert_eq!([at(0), at(100), at(199), at(200)], [1, 1, 1, 2]);
+        assert_eq!([at(400), at(499), at(500), at(9999)], [4, 4, 5, 5]);
+        let flat = TrainConfig {
+            self_rollout_ramp: 0,
+            ..cfg
+        };
+        assert_eq!(steps_at(&flat, 0), 5);
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct EncodedEpisode {
     pub terminated: Vec<bool>,
     /// The raw frames `[n + 1, H, W, 3]`, kept for rollout evaluation (optional).
     pub frames: Option<Vec<u8>>,
+    /// `[n + 1, S]`: the simulator's state at each frame, when the episode stores one.
+    pub states: Option<Tensor>,
 }
 
 /// The episodes a trainer draws windows from.
@@ -94,6 +96,14 @@ impl WindowSource {
                 )));
             }
         }
+        if !ep.states.is_empty() && ep.states.len() % (n + 1) != 0 {
+            return Err(ModelError::InvalidData(format!(
+                "episode seed {}: {} state values for {} frames",
+                ep.seed,
+                ep.states.len(),
+                n + 1
+            )));
+        }
         if n + 1 < self.window {
             return Ok(());
         }
@@ -109,6 +119,10 @@ impl WindowSource {
             rewards: ep.rewards.clone(),
             terminated: ep.terminated.clone(),
             frames: keep_frames.then(|| ep.frames.clone()),
+            states: match ep.states.len() / (n + 1) {
+                0 => None,
+                s => Some(Tensor::from_slice(&ep.states, (n + 1, s), device)?),
+            },
         });
         Ok(())
     }
@@ -166,6 +180,14 @@ impl WindowSource {
         ))
     }
 
+    /// The states `[W+1, S]` of the window starting at frame `t` of episode `e`.
+    fn window_states(&self, e: usize, t: usize) -> ModelResult<Option<Tensor>> {
+        match &self.episodes[e].states {
+            Some(s) => Ok(Some(s.narrow(0, t, self.window)?)),
+            None => Ok(None),
+        }
+    }
+
     /// `batch` windows drawn uniformly from `rng`.
     pub fn sample(&self, batch: usize, rng: &mut ChaCha8Rng) -> ModelResult<Batch> {
         if self.starts.is_empty() {
@@ -184,19 +206,33 @@ impl WindowSource {
     pub fn gather(&self, picks: &[(usize, usize)]) -> ModelResult<Batch> {
         let (mut lat, mut act, mut rew, mut term) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // states only when every window has them, of one width
+        let mut states = Some(Vec::new());
         for &(e, t) in picks {
             let (l, a, r, d) = self.window(e, t)?;
             lat.push(l);
             act.push(a);
             rew.push(r);
             term.push(d);
+            states = match (states, self.window_states(e, t)?) {
+                (Some(mut v), Some(s)) => {
+                    v.push(s);
+                    Some(v)
+                }
+                _ => None,
+            };
         }
+        let states = match states {
+            Some(v) if v.iter().all(|s| s.dims() == v[0].dims()) => Some(Tensor::stack(&v, 0)?),
+            _ => None,
+        };
         let device = lat[0].device().clone();
         Ok(Batch {
             latents: Tensor::stack(&lat, 0)?,
             actions: Tensor::stack(&act, 0)?,
             reward: Tensor::new(rew, &device)?,
             terminated: Tensor::new(term, &device)?,
+            states,
         })
     }
 
