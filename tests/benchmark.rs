@@ -133,6 +133,45 @@ fn physics_predictions_equal_physics_and_a_held_frame_beats_nothing() {
     ok(&score(&tasks, &held, "held", &out));
     let r = json(&out.join("report.json"));
     assert!(!verdict(&r, "constant_velocity"));
+
+    // the two side by side, episode by episode: the held frame is worse at every
+    // horizon, its interval above zero
+    let truth_dir = root.path().join("truth");
+    let cmp = root.path().join("cmp");
+    let arm = |name: &str, dir: &Path| format!("{name}={}", dir.display());
+    ok(&somnium(&[
+        "benchmark",
+        "compare",
+        "--arm",
+        &arm("truth", &truth_dir),
+        "--arm",
+        &arm("held", &out),
+        "--out",
+        cmp.to_str().unwrap(),
+    ]));
+    let c = json(&cmp.join("comparison.json"));
+    assert_eq!(c["reference"], "truth");
+    let held_row = &c["arms"][1];
+    let diffs = held_row["error_diff_px"].as_array().unwrap();
+    assert_eq!(diffs.len(), c["columns"].as_array().unwrap().len());
+    // from h2 on a held frame has lost the moving balls (h1 may still overlap)
+    for d in &diffs[1..] {
+        assert!(d["lo"].as_f64().unwrap() > 0.0, "{d}");
+    }
+    assert!(cmp.join("comparison.md").exists());
+    // an arm twice, or a report of other tasks, is refused by name
+    let again = somnium(&[
+        "benchmark",
+        "compare",
+        "--arm",
+        &arm("a", &truth_dir),
+        "--arm",
+        &arm("a", &out),
+        "--out",
+        root.path().join("cmp2").to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("twice"));
 }
 
 #[test]

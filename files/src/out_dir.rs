@@ -99,6 +99,15 @@ impl OutputKind {
         }],
         magic: b"",
     };
+    /// `somnium benchmark compare`: `comparison.json` + `comparison.md`.
+    pub const COMPARISON: OutputKind = OutputKind {
+        name: "model comparison",
+        markers: &[Marker {
+            file: "comparison.json",
+            json_key: Some("arms"),
+        }],
+        magic: b"",
+    };
     /// `somnium train-agent`: `ppo_config.json`, the agent, its metrics.
     pub const AGENT_RUN: OutputKind = OutputKind {
         name: "agent run",

@@ -7,7 +7,8 @@
 //! checks that the task set is what this somnium generates, checks the
 //! predictions file, and scores it through the same code path as `somnium eval`
 //! (every baseline, physics and the ceiling), writing report.json, report.md,
-//! plots and GIFs.
+//! plots and GIFs. `compare` sets models' reports side by side
+//! ([`super::benchmark_compare`]).
 
 use std::path::PathBuf;
 
@@ -39,6 +40,9 @@ pub enum Sub {
     Export(ExportArgs),
     /// Score a predictions file against the physics truth of a task set.
     Score(ScoreArgs),
+    /// Compare models (each one or more reports of the same tasks, e.g. one per
+    /// training seed) episode by episode, with paired intervals.
+    Compare(super::benchmark_compare::CompareArgs),
 }
 
 /// Arguments of `somnium benchmark export`.
@@ -106,6 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Sub::Export(a) => export(a),
         Sub::Score(a) => score(a),
+        Sub::Compare(a) => super::benchmark_compare::run(a),
     }
 }
 

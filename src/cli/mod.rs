@@ -3,6 +3,7 @@
 mod agent_resume;
 pub mod bench;
 pub mod benchmark;
+pub mod benchmark_compare;
 mod config_file;
 #[cfg(test)]
 mod config_limits_tests;

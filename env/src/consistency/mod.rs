@@ -25,6 +25,9 @@
 //! - where terminations exist, whether the prediction ends its episodes when
 //!   physics does ([`episode_end`]).
 
+pub mod compare;
+#[cfg(test)]
+mod compare_tests;
 pub mod counterfactual;
 pub mod episode_end;
 pub mod episodes;
@@ -40,7 +43,8 @@ pub mod taskfile;
 pub mod tasks;
 
 pub use report::{
-    CeilingPoint, ConsistencyReport, EpisodeScore, LongRun, MethodSummary, VerdictSummary,
+    CeilingPoint, ConsistencyReport, EpisodeHorizon, EpisodeScore, LongRun, MethodSummary,
+    VerdictSummary,
 };
 
 use somnium_scenarios::Scenario;

@@ -65,7 +65,23 @@ pub struct CeilingPoint {
 pub struct EpisodeScore {
     pub seed: u64,
     pub mean_error_px_h1_32: Option<f64>,
+    /// Share of the true objects kept (mask IoU >= 0.5) over steps 1 to 32.
+    #[serde(default)]
+    pub mean_kept_h1_32: Option<f64>,
     pub dreamed_steps: usize,
+    /// The predictor's error and kept share at each table horizon up to 32, so
+    /// that two reports on the same seeds compare episode by episode
+    /// (`somnium benchmark compare`).
+    #[serde(default)]
+    pub at_horizons: Vec<EpisodeHorizon>,
+}
+
+/// One episode at one horizon.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeHorizon {
+    pub horizon: usize,
+    pub error_px: Option<f64>,
+    pub kept: Option<f64>,
 }
 
 /// Whether long dreams hold together, over every dreamed frame.

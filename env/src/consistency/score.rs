@@ -22,7 +22,7 @@ use super::episodes::{arena_size_m, metres_per_px, EpisodeFrames};
 use super::follow::controlled_object;
 use super::meter::{manifest_colors, FrameMeter};
 use super::predict::{Prediction, Predictor};
-use super::report::{EpisodeScore, LongRun, LongRunAcc};
+use super::report::{EpisodeHorizon, EpisodeScore, LongRun, LongRunAcc};
 use super::tasks::{encode_actions, generate_tasks, Task};
 use super::{PERTURBED, PHYSICS};
 use crate::lockstep::ActionPlan;
@@ -224,8 +224,11 @@ pub fn score(
             }
             scores.push(EpisodeScore {
                 seed: task.seed,
-                mean_error_px_h1_32: None, // from the evaluator below
+                // from the evaluator below
+                mean_error_px_h1_32: None,
+                mean_kept_h1_32: None,
                 dreamed_steps: p,
+                at_horizons: Vec::new(),
             });
             ends.push((task.physics_end, pred.end));
         }
@@ -234,11 +237,25 @@ pub fn score(
         }
     }
     // The episodes' errors as the evaluator counts them (misses at the penalty).
-    for (score, error) in scores
+    let name = predictor.name();
+    let horizons = evaluator.table_horizons();
+    for (((score, error), kept), at) in scores
         .iter_mut()
-        .zip(evaluator.episode_errors(predictor.name()))
+        .zip(evaluator.episode_errors(name))
+        .zip(evaluator.episode_kept(name))
+        .zip(evaluator.episode_at_horizons(name))
     {
         score.mean_error_px_h1_32 = error;
+        score.mean_kept_h1_32 = kept;
+        score.at_horizons = horizons
+            .iter()
+            .zip(at)
+            .map(|(&horizon, v)| EpisodeHorizon {
+                horizon,
+                error_px: v.map(|p| p.0),
+                kept: v.map(|p| p.1),
+            })
+            .collect();
     }
     let (worst_seed, median_seed) = super::report::worst_and_median(&scores);
     let mut rerun = |seed: Option<u64>| -> Result<Option<EpisodeFrames>, EnvError> {

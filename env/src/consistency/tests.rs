@@ -71,6 +71,12 @@ fn a_small_evaluation_scores_physics_at_zero_and_writes_its_outputs() {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     assert_eq!(r.episode_scores.len(), 3);
+    // per-episode values at the table horizons, for `benchmark compare`
+    for e in &r.episode_scores {
+        let hs: Vec<usize> = e.at_horizons.iter().map(|p| p.horizon).collect();
+        assert_eq!(&hs[..2], &[1, 2], "{hs:?}");
+        assert!(e.mean_kept_h1_32.is_some_and(|k| (0.0..=1.0).contains(&k)));
+    }
     // a random model may predict termination early: frames are what it dreamed
     let dreamed: usize = r.episode_scores.iter().map(|e| e.dreamed_steps).sum();
     assert_eq!(r.long_run.frames, dreamed);

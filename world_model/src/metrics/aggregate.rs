@@ -104,6 +104,23 @@ pub(crate) fn episode_errors(scores: &EpisodeScores, steps: usize) -> Vec<Option
     episode_means(scores, steps, FrameScore::mean_error_px)
 }
 
+/// Per episode, the kept share of the true objects averaged over its steps `1..=steps`.
+pub(crate) fn episode_kept(scores: &EpisodeScores, steps: usize) -> Vec<Option<f64>> {
+    episode_means(scores, steps, FrameScore::kept_share)
+}
+
+/// Per episode, `(error, kept share)` at each of `horizons` (`None` where the
+/// episode does not reach it or nothing was measurable).
+pub(crate) fn episode_at(
+    scores: &EpisodeScores,
+    horizons: &[usize],
+) -> Vec<Vec<Option<(f64, f64)>>> {
+    let per_h: Vec<_> = horizons.iter().map(|&h| at_step(scores, h)).collect();
+    (0..scores.len())
+        .map(|e| per_h.iter().map(|v| v[e]).collect())
+        .collect()
+}
+
 /// The means over steps `1..=steps` of one method.
 pub(crate) fn summary(scores: &EpisodeScores, steps: usize, metres_per_px: Option<f32>) -> Summary {
     let stat = |value: &dyn Fn(&FrameScore) -> Option<f64>| {

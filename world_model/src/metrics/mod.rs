@@ -21,6 +21,7 @@ mod aggregate;
 pub mod baselines;
 pub mod motion;
 pub mod paired;
+mod per_episode;
 mod report;
 pub mod scoring;
 mod stats;
@@ -414,17 +415,6 @@ impl HorizonEvaluator {
             .chain(drawn)
             .filter(|(_, s, _)| s.iter().any(Option::is_some))
             .collect()
-    }
-
-    /// Per rollout added, the source `name`'s centroid error averaged over its
-    /// steps 1 to 32 (misses at the penalty, as in [`Summary`]); `None` where it
-    /// predicted nothing measurable. Empty for an unknown name.
-    pub fn episode_errors(&self, name: &str) -> Vec<Option<f64>> {
-        self.methods()
-            .into_iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|(_, scores, _)| aggregate::episode_errors(scores, SUMMARY_STEPS))
-            .unwrap_or_default()
     }
 
     /// The statistics of everything added so far.
