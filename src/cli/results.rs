@@ -80,6 +80,8 @@ enum Kind {
     Agent,
     /// `somnium bench --json`: speed, optionally beside the PyTorch peer.
     Bench,
+    /// `somnium benchmark compare`: models side by side with paired intervals.
+    Comparison,
 }
 
 fn kind_of(v: &Value) -> Option<Kind> {
@@ -89,6 +91,8 @@ fn kind_of(v: &Value) -> Option<Kind> {
         Some(Kind::Agent)
     } else if v.get("forward_b1_ms").is_some() {
         Some(Kind::Bench)
+    } else if v.get("arms").is_some() && v.get("reference").is_some() {
+        Some(Kind::Comparison)
     } else {
         None
     }
@@ -115,11 +119,13 @@ fn collect(dir: &Path) -> anyhow::Result<Vec<Found>> {
             continue;
         };
         let (name, file, json_path) = if path.is_dir() {
-            let p = path.join("report.json");
-            if !p.is_file() {
+            let Some(inner) = ["report.json", "comparison.json"]
+                .into_iter()
+                .find(|f| path.join(f).is_file())
+            else {
                 continue;
-            }
-            (fname.clone(), format!("{fname}/report.json"), p)
+            };
+            (fname.clone(), format!("{fname}/{inner}"), path.join(inner))
         } else if let Some(stem) = fname.strip_suffix(".json") {
             (stem.to_owned(), fname.clone(), path.clone())
         } else {
@@ -129,7 +135,8 @@ fn collect(dir: &Path) -> anyhow::Result<Vec<Found>> {
             .with_context(|| format!("reading {}", json_path.display()))?;
         let json: Value = serde_json::from_str(&raw)
             .with_context(|| format!("{} is not valid JSON", json_path.display()))?;
-        let has_md = path.is_dir() && path.join("report.md").is_file();
+        let has_md = path.is_dir()
+            && (path.join("report.md").is_file() || path.join("comparison.md").is_file());
         found.push(Found {
             name,
             file,
@@ -181,6 +188,10 @@ pub fn generate(dir: &Path) -> anyhow::Result<String> {
             "Agents: policy evaluations (`somnium eval-agent`)",
         ),
         (Kind::Bench, "Speed (`somnium bench --json`)"),
+        (
+            Kind::Comparison,
+            "Model comparisons (`somnium benchmark compare`)",
+        ),
     ];
     for (kind, title) in sections {
         let members: Vec<&Found> = found
@@ -196,8 +207,10 @@ pub fn generate(dir: &Path) -> anyhow::Result<String> {
         for f in members {
             let source = if f.has_md {
                 format!(
-                    "[`{0}`]({1}/{0}) ([report]({1}/{2}/report.md))",
-                    f.file, base, f.name
+                    "[`{0}`]({1}/{0}) ([report]({1}/{2}))",
+                    f.file,
+                    base,
+                    f.file.replace(".json", ".md")
                 )
             } else {
                 format!("[`{0}`]({1}/{0})", f.file, base)
@@ -214,12 +227,21 @@ pub fn generate(dir: &Path) -> anyhow::Result<String> {
                     tables::agent(&f.json, &format!("{base}/{}", f.name), &dir.join(&f.name))
                 }
                 Kind::Bench => tables::bench(&f.json),
+                Kind::Comparison => comparison(&f.json),
             }
             .with_context(ctx)?;
             out.push_str(&body);
         }
     }
     Ok(out)
+}
+
+/// A `benchmark compare` report, rendered by the same code that wrote its
+/// comparison.md.
+fn comparison(v: &Value) -> anyhow::Result<String> {
+    let report: somnium_env::consistency::compare::CompareReport =
+        serde_json::from_value(v.clone()).context("not a `benchmark compare` report")?;
+    Ok(report.tables_markdown())
 }
 
 /// `None` when equal; otherwise where the two texts first part.
@@ -307,6 +329,33 @@ mod tests {
         assert_ne!(before, after);
         assert!(after.contains("0.50 ± 0.05"), "{after}");
         assert!(first_difference(&before, &after).unwrap().contains("line"));
+    }
+
+    #[test]
+    fn a_comparison_is_rendered_with_its_paired_intervals() {
+        let dir = tempfile::tempdir().unwrap();
+        let interval = json!({"mean": -1.25, "lo": -2.0, "hi": -0.5});
+        let cmp = json!({
+            "scenario": "bounce-v0", "variant": "id", "episodes": 4,
+            "columns": ["h8", "h1-32"], "reference": "base",
+            "arms": [
+                {"name": "base", "runs": [{"source": "r0", "error_px": [4.0, 3.0], "kept": [0.5, 0.6]}],
+                 "error_px": [4.0, 3.0], "kept": [0.5, 0.6],
+                 "error_diff_px": [null, null], "kept_diff": [null, null]},
+                {"name": "lever", "runs": [{"source": "r1", "error_px": [2.75, 2.0], "kept": [0.7, 0.8]}],
+                 "error_px": [2.75, 2.0], "kept": [0.7, 0.8],
+                 "error_diff_px": [interval, interval], "kept_diff": [null, null]}
+            ]
+        });
+        write(dir.path(), "levers/comparison.json", &cmp);
+        std::fs::write(dir.path().join("levers/comparison.md"), "x").unwrap();
+        let page = generate(dir.path()).unwrap();
+        assert!(page.contains("## Model comparisons"), "{page}");
+        assert!(page.contains("levers/comparison.md"), "{page}");
+        assert!(
+            page.contains("| lever | 1 | 2.75<br>-1.25 [-2.00, -0.50] |"),
+            "{page}"
+        );
     }
 
     #[test]

@@ -278,9 +278,21 @@ impl CompareReport {
     /// the arm's mean (its runs' values in parentheses when several) and, for
     /// every arm but the reference, the paired difference with its interval.
     pub fn to_markdown(&self) -> String {
+        format!(
+            "# Model comparison: {} `{}`, {} episodes\n\n{}",
+            self.scenario,
+            self.variant,
+            self.episodes,
+            self.tables_markdown()
+        )
+    }
+
+    /// The body of [`CompareReport::to_markdown`] without its title, for
+    /// pages that embed it (`somnium results`).
+    pub fn tables_markdown(&self) -> String {
         let mut out = format!(
-            "# Model comparison: {} `{}`, {} episodes\n\nReference arm: `{}`. Cells: the arm's mean (each training run's in parentheses) and below it the paired difference against the reference, episode by episode, with its bootstrap 95% interval.\n",
-            self.scenario, self.variant, self.episodes, self.reference
+            "Reference arm: `{}`. Cells: the arm's mean (each run's in parentheses) and below it the paired difference against the reference, episode by episode, with its bootstrap 95% interval.\n",
+            self.reference
         );
         for (title, digits, value, runs, diff) in [
             (
@@ -298,7 +310,7 @@ impl CompareReport {
                 |a: &ArmRow| a.kept_diff.clone(),
             ),
         ] {
-            out.push_str(&format!("\n## {title}\n\n| arm | runs |"));
+            out.push_str(&format!("\n**{title}**\n\n| arm | runs |"));
             for c in &self.columns {
                 out.push_str(&format!(" {c} |"));
             }
