@@ -21,6 +21,7 @@ pub mod serve;
 pub mod train;
 pub mod train_agent;
 pub mod train_codec;
+mod train_outputs;
 mod train_setup;
 pub mod view;
 

@@ -2,8 +2,7 @@
 //! of steps or minutes, with checkpoints, exact `--resume`, held-out validation,
 //! `metrics.jsonl`, a progress bar and a loss curve.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -13,13 +12,13 @@ use somnium_env::dream::checkpoint_dir;
 use somnium_files::OutputKind;
 use somnium_world_model::checkpoint::Provenance;
 use somnium_world_model::data::DatasetReader;
-use somnium_world_model::metrics::{EvalReport, FrameSpec};
-use somnium_world_model::plots;
+use somnium_world_model::metrics::FrameSpec;
 use somnium_world_model::sampler::SampleOptions;
 use somnium_world_model::train::checkpointing::saved_train_config;
-use somnium_world_model::train::evaluate::{rollout_report, RolloutEvalOptions, RolloutResult};
-use somnium_world_model::train::{median_background, TrainConfig, Trainer, WindowSource};
+use somnium_world_model::train::evaluate::{rollout_report, RolloutEvalOptions};
+use somnium_world_model::train::{median_background, TrainConfig, Trainer};
 
+use super::train_outputs::{log_line, summary_line, write_loss_plot, FinalRollout};
 use super::train_setup::{
     fit_aux_normaliser, frame_codec, init_model_config, load_windows, manifest_hash, model_config,
     ModelChoice,
@@ -117,18 +116,6 @@ pub struct Args {
     /// dreamed steps grow from 1 to --self-rollout-steps (0: all from the start).
     #[arg(long, default_value_t = 0)]
     pub self_rollout_ramp: u64,
-}
-
-/// Appends one JSON line to `metrics.jsonl`.
-fn log_line(out: &Path, value: serde_json::Value) -> anyhow::Result<()> {
-    let path = out.join("metrics.jsonl");
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    writeln!(f, "{value}")?;
-    Ok(())
 }
 
 /// Run `somnium train`.
@@ -363,128 +350,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ckpt_dir.display()
     );
     if can_rollout {
-        let opts = RolloutEvalOptions {
+        let rollout = FinalRollout {
+            out: &args.out,
             episodes: args.rollout_episodes,
-            sample: SampleOptions::for_model(&cfg),
-            ..RolloutEvalOptions::default()
+            elapsed_s: elapsed,
+            frame_size: (spec.height, spec.width),
         };
-        let result = trainer
-            .with_ema(|m| rollout_report(m, codec.as_ref(), &val, frame_spec.clone(), &opts))??;
-        let report = &result.report;
-        log_line(
-            &args.out,
-            serde_json::json!({"step": trainer.step(), "elapsed_s": elapsed, "rollout": report}),
-        )?;
-        report.write_json(&args.out.join("rollout.json"))?;
-        report.write_markdown(&args.out.join("rollout.md"))?;
-        println!("{}", report.to_markdown());
-        let series = report.series(|h| h.centroid_error_64.as_ref().map(|s| s.mean));
-        plots::line_plot(
-            &args.out.join("rollout_error.png"),
-            "held-out centroid error",
-            "horizon (steps)",
-            "error (64-px units)",
-            &series,
-            true,
-        )?;
-        write_strip(
-            &args.out.join("rollout_strip.png"),
-            &result,
-            &val,
-            spec.height,
-            spec.width,
-            cfg.context_frames,
-        )?;
+        rollout.run(&mut trainer, codec.as_ref(), &val, frame_spec.clone())?;
     }
-    if curve.is_empty() {
-        println!("no training step in this run: loss.png not written");
-        return Ok(());
-    }
-    let mut series = vec![("train loss".to_string(), curve)];
-    if !val_curve.is_empty() {
-        series.push(("validation frame loss".to_string(), val_curve));
-    }
-    plots::line_plot(
-        &args.out.join("loss.png"),
-        "training loss",
-        "step",
-        "loss",
-        &series,
-        false,
-    )?;
-    Ok(())
-}
-
-/// True vs dreamed frames of the first two dreamed episodes at horizons 1, 2, 4, ... 32.
-fn write_strip(
-    path: &Path,
-    result: &RolloutResult,
-    val: &WindowSource,
-    h: usize,
-    w: usize,
-    context: usize,
-) -> anyhow::Result<()> {
-    let fb = h * w * 3;
-    let steps: Vec<usize> = [1usize, 2, 4, 8, 16, 32]
-        .into_iter()
-        .filter(|&k| {
-            result
-                .predicted
-                .first()
-                .map_or(false, |p| p.len() >= k * fb)
-        })
-        .collect();
-    let mut rows = Vec::new();
-    for (n, (&e, pred)) in result
-        .episodes
-        .iter()
-        .zip(&result.predicted)
-        .take(2)
-        .enumerate()
-    {
-        let Some(truth) = val.episodes()[e].frames.as_ref() else {
-            continue;
-        };
-        rows.push((
-            format!("true {n}"),
-            steps
-                .iter()
-                .map(|&k| truth[(context + k - 1) * fb..(context + k) * fb].to_vec())
-                .collect::<Vec<_>>(),
-        ));
-        rows.push((
-            format!("dream {n}"),
-            steps
-                .iter()
-                .map(|&k| pred[(k - 1) * fb..k * fb].to_vec())
-                .collect::<Vec<_>>(),
-        ));
-    }
-    let labels: Vec<String> = steps.iter().map(|k| format!("h{k}")).collect();
-    plots::frame_strip(path, &rows, h, w, 3, &labels)?;
-    Ok(())
-}
-
-/// One line: centroid error (64-px units) and kept share at horizons 1, 8 and 32, model vs baselines.
-fn summary_line(step: u64, report: &EvalReport) -> String {
-    let mut parts = vec![format!("step {step} rollout:")];
-    for m in &report.methods {
-        let cells: Vec<String> = m
-            .horizons
-            .iter()
-            .filter(|h| [1, 8, 32].contains(&h.horizon))
-            .map(|h| {
-                let e = h
-                    .centroid_error_64
-                    .as_ref()
-                    .map_or("-".into(), |s| format!("{:.2}", s.mean));
-                let k = h
-                    .kept_share
-                    .map_or("-".into(), |k| format!("{:.0}%", k * 100.0));
-                format!("h{} {e} ({k})", h.horizon)
-            })
-            .collect();
-        parts.push(format!("{} {}", m.name, cells.join(" ")));
-    }
-    parts.join(" | ")
+    write_loss_plot(&args.out, curve, val_curve)
 }
