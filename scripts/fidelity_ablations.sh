@@ -5,7 +5,10 @@
 # then exported and scored by the benchmark (`somnium eval`, 50 held-out
 # episodes, horizons 1-32). Re-running resumes where it stopped.
 #
-#   bash scripts/fidelity_ablations.sh [ARM ...]   # default: every arm below
+#   bash scripts/fidelity_ablations.sh [ARM:SEED ...]   # default: every arm below
+#
+# `base-k2:S` and `base-k3:S` are no training run: `base`'s seed-S model
+# sampled with 2 or 3 Euler steps instead of 1 (the sampling lever).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOMNIUM=${SOMNIUM:-target/release/somnium}
@@ -24,7 +27,14 @@ fi
 for item in "${ORDER[@]}"; do
   arm=${item%%:*}; seed=${item##*:}
   run="$OUT/$arm-s$seed"
-  if [ ! -f "$run/model/config.json" ]; then
+  if [[ $arm == base-k* ]]; then
+    base="$OUT/base-s$seed"
+    if [ ! -f "$base/model/config.json" ]; then echo "skip $item: $base not trained yet"; continue; fi
+    mkdir -p "$run"
+    if [ ! -f "$run/model/config.json" ]; then
+      "$SOMNIUM" export --model "$base" --out "$run/model" --sampling-steps "${arm#base-k}"
+    fi
+  elif [ ! -f "$run/model/config.json" ]; then
     args=(--data data/bounce2500 --val-data data/bounce-val --preset small --batch 8 --lr 1e-3
           --warmup 200 --sampling-steps 1 --steps "$STEPS" --save-every 500 --val-every 1000
           --rollout-episodes 16 --seed "$seed" --out "$run")

@@ -153,6 +153,9 @@ pub fn print_key_numbers(r: &ConsistencyReport) {
             f(c.slope)
         );
     }
+    if let Some(p) = &r.permanence {
+        println!("  {}", p.line());
+    }
     if let Some(e) = &r.episode_ends {
         println!(
             "  episode ends: mean steps to the end physics {:.1}, dream {:.1}; within 1 step {}, dream earlier {}, later or never {}",

@@ -34,6 +34,9 @@ pub mod episodes;
 pub mod follow;
 pub mod meter;
 pub mod output;
+pub mod permanence;
+#[cfg(test)]
+mod permanence_tests;
 pub mod predfile;
 pub mod predict;
 mod report;

@@ -198,6 +198,10 @@ pub struct ConsistencyReport {
     /// Counterfactual action fidelity (where the scenario's actions drive an object).
     #[serde(default)]
     pub counterfactual: Option<CounterfactualFidelity>,
+    /// Object permanence: the predictor's hide-and-return events (where the
+    /// truth hides an object and shows it again, as in `occlusion-v0`).
+    #[serde(default)]
+    pub permanence: Option<super::permanence::PermanenceSummary>,
     /// Per-horizon statistics of every method, and the comparisons.
     pub horizons: EvalReport,
     /// Metres per pixel at the objects' centres (see `episodes::metres_per_px`).
@@ -229,6 +233,7 @@ impl ConsistencyReport {
             nudge_m,
             worst,
             median,
+            permanence,
         } = scored;
         let summary = horizons
             .methods
@@ -285,6 +290,7 @@ impl ConsistencyReport {
             ceiling,
             action_following: None,
             counterfactual: None,
+            permanence,
             metres_per_px: horizons.metres_per_px,
             horizons,
             episode_scores,

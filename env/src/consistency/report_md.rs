@@ -189,5 +189,24 @@ impl ConsistencyReport {
                 c.dream_lost,
             ));
         }
+        if let Some(p) = &self.permanence {
+            out.push_str(&format!(
+                "## Object permanence\n\n\
+                 Events where the truth hides an object and shows it again within the horizon; \
+                 one passes when the prediction hides it too and shows it again within {} steps \
+                 of the truth, within {} px of it {} steps later, and never as two blobs.\n\n{}\n\n\
+                 | events | passed | median return-step error | median place error (px) |\n\
+                 |---:|---:|---:|---:|\n\
+                 | {} | {} | {} | {} |\n\n",
+                super::permanence::STEP_TOLERANCE,
+                super::permanence::PLACE_TOLERANCE_PX,
+                super::permanence::SETTLE_STEPS,
+                p.line(),
+                p.events,
+                p.passed,
+                num(p.median_step_error, 1),
+                num(p.median_place_error_px, 2),
+            ));
+        }
     }
 }

@@ -21,6 +21,7 @@ use super::episode_end::EpisodeEnds;
 use super::episodes::{arena_size_m, metres_per_px, EpisodeFrames};
 use super::follow::controlled_object;
 use super::meter::{manifest_colors, FrameMeter};
+use super::permanence::{episode_events, PermanenceSummary};
 use super::predict::{Prediction, Predictor};
 use super::report::{EpisodeHorizon, EpisodeScore, LongRun, LongRunAcc};
 use super::tasks::{encode_actions, generate_tasks, Task};
@@ -65,6 +66,8 @@ pub struct Scored {
     pub nudge_m: f32,
     pub worst: Option<EpisodeFrames>,
     pub median: Option<EpisodeFrames>,
+    /// Hide-and-return events of the predictor (where the truth has any).
+    pub permanence: Option<PermanenceSummary>,
 }
 
 /// The evaluator's view of a scenario's frames.
@@ -162,6 +165,7 @@ pub fn score(
     let fb = h * w * 3;
     let mut long = LongRunAcc::new(setup.horizon);
     let mut scores = Vec::with_capacity(setup.seeds.len());
+    let mut permanence = Vec::new();
     let mut ends = Vec::with_capacity(setup.seeds.len());
     let batch = setup.batch.max(1);
     let total = setup.seeds.len().div_ceil(batch) * setup.horizon;
@@ -231,6 +235,14 @@ pub fn score(
                 at_horizons: Vec::new(),
             });
             ends.push((task.physics_end, pred.end));
+            let context = task.context();
+            permanence.extend(episode_events(
+                &meter,
+                task.seed,
+                &context[context.len() - fb..],
+                task.future(),
+                &pred.frames,
+            )?);
         }
         if keep {
             kept.extend(tasks.iter().zip(&predictions).map(|(t, p)| frames_of(t, p)));
@@ -284,6 +296,7 @@ pub fn score(
         nudge_m,
         worst,
         median,
+        permanence: PermanenceSummary::of(permanence),
     })
 }
 
