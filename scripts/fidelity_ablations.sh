@@ -3,7 +3,9 @@
 # scratch on the scaling run's data for the same step budget (the arms cost
 # the same per step to within 1%, docs/fidelity.md), two training seeds each,
 # then exported and scored by the benchmark (`somnium eval`, 50 held-out
-# episodes, horizons 1-32). Re-running resumes where it stopped.
+# episodes, horizons 1-32). Re-running resumes where it stopped; the reports
+# of scored arms are committed (git add -f runs/abl2/*/eval/report.json), so a
+# fresh checkout skips them.
 #
 #   bash scripts/fidelity_ablations.sh [ARM:SEED ...]   # default: every arm below
 #
@@ -27,6 +29,8 @@ fi
 for item in "${ORDER[@]}"; do
   arm=${item%%:*}; seed=${item##*:}
   run="$OUT/$arm-s$seed"
+  # a scored arm is done (its report is kept in git between sessions)
+  if [ -f "$run/eval/report.json" ]; then continue; fi
   if [[ $arm == base-k* ]]; then
     base="$OUT/base-s$seed"
     if [ ! -f "$base/model/config.json" ]; then echo "skip $item: $base not trained yet"; continue; fi
