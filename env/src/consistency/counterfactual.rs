@@ -232,7 +232,7 @@ fn summarize(
         r: pearson(&xs, &ys),
         r_ci95: bootstrap_r(states, RESAMPLES, BOOTSTRAP_SEED),
         slope: slope_through_origin(&xs, &ys),
-        median_relative_error: median(relative),
+        median_relative_error: somnium_world_model::metrics::median(&relative),
         physics_difference_px: Stat::of(&phys),
         dream_difference_px: Stat::of(&dream),
     }
@@ -283,12 +283,6 @@ fn bootstrap_r(states: &[Vec<DiffPair>], resamples: usize, seed: u64) -> Option<
     let last = rs.len().saturating_sub(1) as f64;
     let at = |q: f64| rs.get((q * last).round() as usize).copied();
     Some([at(0.025)?, at(0.975)?])
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    (n > 0).then(|| (v[(n - 1) / 2] + v[n / 2]) / 2.0)
 }
 
 #[cfg(test)]

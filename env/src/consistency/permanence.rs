@@ -16,6 +16,7 @@
 //! The share of events that pass gets a Wilson 95% interval.
 
 use serde::{Deserialize, Serialize};
+use somnium_world_model::metrics::median;
 use somnium_world_model::objects::ObjectMeasure;
 
 use super::meter::FrameMeter;
@@ -164,19 +165,6 @@ pub fn episode_events(
     Ok(events)
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    })
-}
-
 /// The Wilson 95% interval of `k` successes in `n`: `[share, lo, hi]`.
 pub fn wilson(k: usize, n: usize) -> Option<[f64; 3]> {
     if n == 0 {
@@ -209,16 +197,16 @@ impl PermanenceSummary {
             }),
             misplaced: count(&|e| e.place_error_px.is_some_and(|p| p > PLACE_TOLERANCE_PX)),
             median_step_error: median(
-                events
+                &events
                     .iter()
                     .filter_map(|e| Some(e.predicted_return?.abs_diff(e.true_return) as f64))
-                    .collect(),
+                    .collect::<Vec<_>>(),
             ),
             median_place_error_px: median(
-                events
+                &events
                     .iter()
                     .filter_map(|e| e.place_error_px.map(f64::from))
-                    .collect(),
+                    .collect::<Vec<_>>(),
             ),
             per_event: events,
         })
