@@ -81,6 +81,28 @@ pub enum ForegroundFrom {
     Predicted,
 }
 
+/// How a dream keeps its context from one step to the next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextCache {
+    /// Each step runs the `W` context frames afresh, as the model was trained
+    /// (exact; the context's keys and values are shared by the K passes only).
+    #[default]
+    Window,
+    /// The keys and values roll from step to step: each step runs only the
+    /// newest context frame and the new frame. Faster (about `W / 2` times
+    /// fewer context tokens); each cached frame keeps what it saw when it was
+    /// computed, which a window never shows the model, so measure it (see
+    /// `docs/speed.md`). Needs `context_frames >= 2`.
+    Rolling,
+}
+
+impl ContextCache {
+    fn is_window(&self) -> bool {
+        *self == ContextCache::Window
+    }
+}
+
 /// Everything that fixes the DiT's shape and its training objective.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -119,6 +141,10 @@ pub struct ModelConfig {
     /// against drift; 0 = clean context). At most `context_noise_max`, the
     /// range the model saw in training.
     pub sampling_context_noise: f64,
+    /// How a dream keeps its context between steps (written only when not the
+    /// default, so older readers still load the config).
+    #[serde(skip_serializing_if = "ContextCache::is_window")]
+    pub sampling_cache: ContextCache,
     /// Rotary base over (t, y, x).
     pub rope_base: f64,
     /// Add a learned absolute (y, x) embedding to the tokens.
@@ -177,6 +203,7 @@ impl ModelConfig {
             reward_loss_weight: 0.1,
             sampling_steps: 4,
             sampling_context_noise: 0.0,
+            sampling_cache: ContextCache::Window,
             rope_base: 100.0,
             learned_positions: true,
             noise_features: 128,

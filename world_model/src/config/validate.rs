@@ -156,6 +156,12 @@ impl ModelConfig {
                 self.sampling_context_noise, self.context_noise_max
             ));
         }
+        if self.sampling_cache == super::ContextCache::Rolling && self.context_frames < 2 {
+            return bad(
+                "sampling_cache rolling needs context_frames >= 2 (the newest frame runs beside the new one)"
+                    .into(),
+            );
+        }
         if self.noise_features < 2 || self.noise_features % 2 != 0 {
             return bad(format!(
                 "noise_features {} must be even and at least 2",

@@ -5,11 +5,16 @@
 //!
 //! A forward may take the keys and values of earlier frames ([`KvCache`]) so
 //! that the sampler runs the context once and each denoising pass only the new
-//! frame's tokens.
+//! frame's tokens. Rotary time is relative, so a cache may also roll: its oldest
+//! frames dropped and new ones appended at their absolute time
+//! ([`KvCache::drop_oldest`], [`DiT::forward_from_time`]).
 
 pub mod block;
 pub mod dense;
 pub mod embed;
+mod kv_cache;
+
+pub use kv_cache::KvCache;
 
 use std::collections::HashMap;
 
@@ -18,18 +23,11 @@ use candle_core::{Device, Module, Tensor};
 use crate::aux_state::AuxHead;
 use crate::config::ModelConfig;
 use crate::kernels;
-use crate::model_error::{shape_error, ModelResult};
+use crate::model_error::{shape_error, ModelError, ModelResult};
 use crate::params::{Init, ParamStore};
 use crate::patch::{patchify, unpatchify};
-use block::{AttentionLayout, Block, BlockKv};
+use block::{AttentionLayout, Block};
 use embed::{rope_tables, Conditioning};
-
-/// Per-block keys and values of the first `frames` frames of a window.
-#[derive(Clone)]
-pub struct KvCache {
-    pub layers: Vec<BlockKv>,
-    pub frames: usize,
-}
 
 /// What one forward returns.
 pub struct DitOutput {
@@ -134,8 +132,25 @@ impl DiT {
         keep_cache: bool,
     ) -> ModelResult<DitOutput> {
         // on candle's CPU pool: the many small ops skip a thread hand-off each
+        let time = cache.map_or(0, |c| c.start + c.frames);
         self.device()
-            .with_context(|| self.forward_in_pool(x, s, actions, cache, keep_cache, false))
+            .with_context(|| self.forward_in_pool(x, s, actions, cache, keep_cache, false, time))
+    }
+
+    /// [`DiT::forward`] without a cache, the first frame at absolute time `time`
+    /// (rotary time is relative: only differences between frames matter; at
+    /// time 0 the first frame takes the learned "no action"). With `keep_cache`
+    /// the output's cache starts at `time`.
+    pub fn forward_from_time(
+        &self,
+        x: &Tensor,
+        s: &Tensor,
+        actions: &Tensor,
+        time: usize,
+        keep_cache: bool,
+    ) -> ModelResult<DitOutput> {
+        self.device()
+            .with_context(|| self.forward_in_pool(x, s, actions, None, keep_cache, false, time))
     }
 
     /// [`DiT::forward`] over a whole window (no cache) that also runs the
@@ -147,9 +162,10 @@ impl DiT {
         actions: &Tensor,
     ) -> ModelResult<DitOutput> {
         self.device()
-            .with_context(|| self.forward_in_pool(x, s, actions, None, false, true))
+            .with_context(|| self.forward_in_pool(x, s, actions, None, false, true, 0))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn forward_in_pool(
         &self,
         x: &Tensor,
@@ -158,6 +174,7 @@ impl DiT {
         cache: Option<&KvCache>,
         keep_cache: bool,
         with_state: bool,
+        time: usize,
     ) -> ModelResult<DitOutput> {
         let cfg = &self.cfg;
         let (c, h, w) = cfg.latent_shape();
@@ -174,6 +191,11 @@ impl DiT {
         }
         let t0 = cache.map_or(0, |c| c.frames);
         if let Some(cache) = cache {
+            if cache.frames == 0 {
+                return Err(ModelError::InvalidConfig(
+                    "an empty kv cache (pass none instead)".into(),
+                ));
+            }
             if cache.layers.len() != self.blocks.len() || cache.layers[0].0.dim(0)? != b {
                 return Err(shape_error(
                     "kv cache (blocks, batch)",
@@ -193,8 +215,15 @@ impl DiT {
                 .reshape((b, f, n, d))?;
             tokens = (tokens + spread)?;
         }
-        let cond_silu = self.conditioning.forward(s, actions, t0)?.silu()?; // [B, F, D]
-        let (cos, sin) = rope_tables(t0, f, cfg.grid(), cfg.head_dim(), cfg.rope_base, x.device())?;
+        let cond_silu = self.conditioning.forward(s, actions, time)?.silu()?; // [B, F, D]
+        let (cos, sin) = rope_tables(
+            time,
+            f,
+            cfg.grid(),
+            cfg.head_dim(),
+            cfg.rope_base,
+            x.device(),
+        )?;
         let layout = AttentionLayout {
             cos: &cos,
             sin: &sin,
@@ -236,6 +265,7 @@ impl DiT {
             cache: keep_cache.then_some(KvCache {
                 layers: new_layers,
                 frames: t0 + f,
+                start: cache.map_or(time, |c| c.start),
             }),
             state,
         })
@@ -243,4 +273,4 @@ impl DiT {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

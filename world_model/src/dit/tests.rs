@@ -12,7 +12,7 @@ use crate::config::{ActionKind, ModelConfig};
 use crate::objective::{draw_noise, loss, Batch};
 use crate::sampler::{dream_step, SampleOptions};
 
-fn randn(shape: &[usize], seed: u64) -> Tensor {
+pub(crate) fn randn(shape: &[usize], seed: u64) -> Tensor {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let d = draw_noise(&ModelConfig::tiny(), 1, &mut rng, &Device::Cpu)
         .unwrap()
@@ -30,7 +30,7 @@ fn randn(shape: &[usize], seed: u64) -> Tensor {
 
 /// A model whose zero-initialised tensors (adaLN, head) are made random, so that
 /// every path carries signal as after some training.
-fn trained_like(cfg: &ModelConfig, seed: u64) -> DiT {
+pub(crate) fn trained_like(cfg: &ModelConfig, seed: u64) -> DiT {
     let model = DiT::new(cfg, seed, &Device::Cpu).unwrap();
     let mut values = HashMap::new();
     for (i, (name, var)) in model.params().vars().into_iter().enumerate() {
@@ -52,7 +52,7 @@ fn inputs(cfg: &ModelConfig, b: usize, f: usize) -> (Tensor, Tensor, Tensor) {
     (x, s, a)
 }
 
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+pub(crate) fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
     (a - b)
         .unwrap()
         .abs()

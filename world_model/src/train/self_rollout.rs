@@ -75,7 +75,7 @@ pub fn dreamed_window(
     let opts = SampleOptions {
         steps: sampling_steps.max(1),
         context_noise: 0.0,
-        use_cache: true,
+        ..SampleOptions::default()
     };
     let mut context = full.latents.narrow(1, 0, w)?.detach();
     for j in 0..n {

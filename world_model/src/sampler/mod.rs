@@ -4,7 +4,11 @@
 //!
 //! [`dream_step`] is one environment step on latents; [`rollout`] slides the
 //! window over a sequence of actions; [`Dreamer`] holds the model, the codec and
-//! each environment's context for a Gym-style `step(actions) -> frames`.
+//! each environment's context for a Gym-style `step(actions) -> frames`. With
+//! [`ContextCache::Rolling`] the context's keys and values roll from step to
+//! step instead (see [`rolling`]).
+
+pub mod rolling;
 
 use std::sync::Arc;
 
@@ -13,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::codec::FrameCodec;
-use crate::config::ActionKind;
+use crate::config::{ActionKind, ContextCache};
 use crate::dit::DiT;
 use crate::model_error::{shape_error, ModelError, ModelResult};
 use crate::objective::clean_estimate;
@@ -27,6 +31,10 @@ pub struct SampleOptions {
     pub context_noise: f64,
     /// Run the context once and reuse its keys/values (false: recompute each pass).
     pub use_cache: bool,
+    /// Whether the context's keys and values roll across steps ([`Dreamer`],
+    /// [`rollout`] and the env crate's dreams honour it; [`dream_step`] is one
+    /// window step either way).
+    pub context_cache: ContextCache,
 }
 
 impl Default for SampleOptions {
@@ -35,6 +43,7 @@ impl Default for SampleOptions {
             steps: 4,
             context_noise: 0.0,
             use_cache: true,
+            context_cache: ContextCache::Window,
         }
     }
 }
@@ -47,11 +56,13 @@ impl SampleOptions {
             steps: cfg.sampling_steps.max(1),
             context_noise: cfg.sampling_context_noise,
             use_cache: true,
+            context_cache: cfg.sampling_cache,
         }
     }
 }
 
 /// One dreamed step for every environment of the batch.
+#[derive(Debug)]
 pub struct DreamStep {
     /// `[B, C, h, w]` the next latent frame.
     pub next: Tensor,
@@ -224,9 +235,61 @@ fn window_actions(recent: &Tensor) -> ModelResult<Tensor> {
     Ok(Tensor::cat(&[&zero, recent], 1)?)
 }
 
+/// A batch of dreams in latents: the window of the latest frames and the
+/// actions between them, and with [`ContextCache::Rolling`] the rolling keys
+/// and values (made on the first step).
+struct LatentDreams {
+    /// `[B, W, C, h, w]` the latest frames.
+    window: Tensor,
+    /// `[B, W-1, A]` the actions between them.
+    past_actions: Tensor,
+    rolling: Option<rolling::RollingContext>,
+}
+
+impl LatentDreams {
+    /// One step for every dream with `action` `[B, A]` (f32); noise from `rng`.
+    fn step(
+        &mut self,
+        model: &DiT,
+        action: &Tensor,
+        rng: &mut ChaCha8Rng,
+        opts: &SampleOptions,
+    ) -> ModelResult<DreamStep> {
+        let cfg = model.config();
+        let (c, h, w) = cfg.latent_shape();
+        let wn = cfg.context_frames;
+        let b = self.window.dim(0)?;
+        let recent = Tensor::cat(&[&self.past_actions, &action.unsqueeze(1)?], 1)?;
+        let out = if opts.context_cache == ContextCache::Rolling {
+            let ctx = match self.rolling.take() {
+                Some(ctx) => ctx,
+                None => {
+                    let noise = gaussian(&[b, wn - 1, c, h, w], rng, self.window.device())?;
+                    let acts = window_actions(&self.past_actions)?;
+                    rolling::rolling_start(model, &self.window, &acts, &noise, opts)?
+                }
+            };
+            let noise = gaussian(&[b, 2, c, h, w], rng, self.window.device())?;
+            let (out, next) =
+                rolling::rolling_step(model, &ctx, &action.unsqueeze(1)?, &noise, opts, wn - 1)?;
+            self.rolling = Some(next);
+            out
+        } else {
+            dream_step(model, &self.window, &window_actions(&recent)?, rng, opts)?
+        };
+        self.window = Tensor::cat(
+            &[&self.window.narrow(1, 1, wn - 1)?, &out.next.unsqueeze(1)?],
+            1,
+        )?;
+        self.past_actions = recent.narrow(1, 1, wn - 1)?;
+        Ok(out)
+    }
+}
+
 /// Autoregressive dream. `context` `[B, W, C, h, w]` true first frames; `actions`
 /// `[B, W-1+H, A]` where `actions[:, j]` acts between frame `j` and `j+1`.
-/// Returns the `H` dreamed frames `[B, H, C, h, w]`.
+/// Returns the `H` dreamed frames `[B, H, C, h, w]`. Honours the options'
+/// context cache.
 pub fn rollout(
     model: &DiT,
     context: &Tensor,
@@ -243,15 +306,16 @@ pub fn rollout(
             actions.dims(),
         ));
     }
-    let mut window = context.clone();
+    let actions = actions.to_dtype(DType::F32)?;
+    let mut dreams = LatentDreams {
+        window: context.clone(),
+        past_actions: actions.narrow(1, 0, wn - 1)?,
+        rolling: None,
+    };
     let mut out = Vec::with_capacity(total + 1 - wn);
-    for j in 0..=(total - wn) {
-        let a = window_actions(&actions.narrow(1, j, wn)?)?;
-        let next = dream_step(model, &window, &a, rng, opts)?
-            .next
-            .unsqueeze(1)?;
-        window = Tensor::cat(&[&window.narrow(1, 1, wn - 1)?, &next], 1)?;
-        out.push(next);
+    for j in (wn - 1)..total {
+        let a = actions.narrow(1, j, 1)?.squeeze(1)?;
+        out.push(dreams.step(model, &a, rng, opts)?.next.unsqueeze(1)?);
     }
     Ok(Tensor::cat(&out, 1)?)
 }
@@ -262,10 +326,7 @@ pub struct Dreamer {
     codec: Arc<dyn FrameCodec>,
     options: SampleOptions,
     rng: ChaCha8Rng,
-    /// `[B, W, C, h, w]` the latest frames.
-    context: Tensor,
-    /// `[B, W-1, A]` the actions between the context frames.
-    past_actions: Tensor,
+    dreams: LatentDreams,
 }
 
 /// What one [`Dreamer::step`] returns, per environment.
@@ -319,19 +380,22 @@ impl Dreamer {
             codec,
             options,
             rng,
-            context,
-            past_actions,
+            dreams: LatentDreams {
+                window: context,
+                past_actions,
+                rolling: None,
+            },
         })
     }
 
     /// Number of environments.
     pub fn batch(&self) -> usize {
-        self.context.dim(0).unwrap_or(0)
+        self.dreams.window.dim(0).unwrap_or(0)
     }
 
     /// The current context latents `[B, W, C, h, w]`.
     pub fn context(&self) -> &Tensor {
-        &self.context
+        &self.dreams.window
     }
 
     /// Applies `actions` `[B, A]` and dreams the next frame of every environment.
@@ -341,20 +405,10 @@ impl Dreamer {
         if a.dims() != want {
             return Err(shape_error("dreamer step actions", want, a.dims()));
         }
-        let recent = Tensor::cat(&[&self.past_actions, &a.unsqueeze(1)?], 1)?;
-        let out = dream_step(
-            &self.model,
-            &self.context,
-            &window_actions(&recent)?,
-            &mut self.rng,
-            &self.options,
-        )?;
-        let wn = self.context.dim(1)?;
-        self.context = Tensor::cat(
-            &[&self.context.narrow(1, 1, wn - 1)?, &out.next.unsqueeze(1)?],
-            1,
-        )?;
-        self.past_actions = recent.narrow(1, 1, wn - 1)?;
+        check_actions(&self.model.config().action, &a)?;
+        let out = self
+            .dreams
+            .step(&self.model, &a, &mut self.rng, &self.options)?;
         let frames = self.codec.decode(&out.next.unsqueeze(1)?)?.squeeze(1)?;
         Ok(DreamFrames {
             frames,
