@@ -1,12 +1,13 @@
 //! `somnium export`: a run's checkpoint becomes a shippable model holding the
-//! EMA weights only, with K set in its config, and bad input is a clear error.
+//! EMA weights only, with K and the context cache set in its config, and bad
+//! input is a clear error.
 
 mod common;
 
 use candle_core::{Device, Tensor};
 use common::somnium;
 use somnium_world_model::checkpoint::{self, Checkpoint};
-use somnium_world_model::config::ModelConfig;
+use somnium_world_model::config::{ContextCache, ModelConfig};
 use somnium_world_model::dit::DiT;
 use somnium_world_model::train::checkpointing::load_model;
 
@@ -41,6 +42,8 @@ fn export_keeps_the_ema_weights_and_sets_k() {
         "2",
         "--context-noise",
         "0.05",
+        "--sampling-cache",
+        "rolling",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let exported = checkpoint::load(&out).unwrap();
@@ -49,6 +52,7 @@ fn export_keeps_the_ema_weights_and_sets_k() {
     let cfg: ModelConfig = serde_json::from_value(exported.config_json.clone()).unwrap();
     assert_eq!(cfg.sampling_steps, 2);
     assert_eq!(cfg.sampling_context_noise, 0.05);
+    assert_eq!(cfg.sampling_cache, ContextCache::Rolling);
     let model = load_model(&out, true, &Device::Cpu).unwrap();
     let loaded = model.params().snapshot().unwrap();
     for ((name, want), (_, got)) in ema.iter().zip(loaded.iter()) {
@@ -100,5 +104,17 @@ fn export_of_a_missing_run_or_zero_k_is_a_clear_error() {
         "more context noise than the model trained with"
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("sampling_context_noise"));
+    assert!(!out.exists(), "nothing is written on a refused export");
+    let o = somnium(&[
+        "export",
+        "--model",
+        run.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--sampling-cache",
+        "ring",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--sampling-cache"));
     assert!(!out.exists(), "nothing is written on a refused export");
 }

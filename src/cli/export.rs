@@ -1,8 +1,8 @@
 //! `somnium export`: a trained run's checkpoint made into a model to ship. The
 //! EMA weights become the model's weights (the live weights and the optimizer
 //! state stay behind, so the files are half the size), the metadata (step,
-//! seed, dataset hash) is kept, and `--sampling-steps` may set K in the saved
-//! config. Written with the checkpoint's own atomic writer and checksums, and
+//! seed, dataset hash) is kept, and `--sampling-steps`, `--context-noise` and
+//! `--sampling-cache` may set how it dreams in the saved config. Written with the checkpoint's own atomic writer and checksums, and
 //! read back before the command reports success.
 
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use candle_core::Device;
 use somnium_env::dream::checkpoint_dir;
 use somnium_files::OutputKind;
 use somnium_world_model::checkpoint::{self, Checkpoint};
-use somnium_world_model::config::ModelConfig;
+use somnium_world_model::config::{ContextCache, ModelConfig};
 use somnium_world_model::train::checkpointing::load_model;
 
 /// Arguments of `somnium export`.
@@ -31,6 +31,11 @@ pub struct Args {
     /// config (0 = clean; at most the context noise the model trained with).
     #[arg(long)]
     pub context_noise: Option<f64>,
+    /// How dreams keep their context between steps, recorded in the exported
+    /// config: `window` runs the W context frames each step (as trained),
+    /// `rolling` rolls their keys and values (faster; see docs/speed.md).
+    #[arg(long, value_parser = ["window", "rolling"])]
+    pub sampling_cache: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -48,6 +53,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(noise) = args.context_noise {
         cfg.sampling_context_noise = noise;
     }
+    if let Some(cache) = &args.sampling_cache {
+        cfg.sampling_cache = match cache.as_str() {
+            "rolling" => ContextCache::Rolling,
+            _ => ContextCache::Window,
+        };
+    }
     cfg.validate().context("the exported config")?;
     super::claim_out(&args.out, &OutputKind::MODEL)?;
     let (weights, from) = if ckpt.ema.is_empty() {
@@ -63,12 +74,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = load_model(&args.out, false, &Device::Cpu)
         .with_context(|| format!("reading back {}", args.out.display()))?;
     println!(
-        "exported the {from} of {} (step {}, {} parameters, K = {}, context noise {}) to {}",
+        "exported the {from} of {} (step {}, {} parameters, K = {}, context noise {}, {:?} context cache) to {}",
         dir.display(),
         out.meta.step,
         model.params().count(),
         cfg.sampling_steps,
         cfg.sampling_context_noise,
+        cfg.sampling_cache,
         args.out.display()
     );
     Ok(())

@@ -201,6 +201,7 @@ impl DreamEnv {
             )?,
             noise_seed: seed ^ NOISE_SALT,
             step,
+            rolling: None,
         });
         self.episode_seed = seed;
         self.elapsed_steps = u32::try_from(step).unwrap_or(u32::MAX);
@@ -296,6 +297,7 @@ impl Env for DreamEnv {
             past_actions: candle_core::Tensor::from_vec(past, (wn - 1, a), self.model.device())?,
             noise_seed: seed ^ NOISE_SALT,
             step: 0,
+            rolling: None,
         });
         self.episode_seed = seed;
         self.elapsed_steps = 0;

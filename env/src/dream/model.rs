@@ -18,9 +18,11 @@ use rand_distr::{Distribution, StandardNormal};
 use somnium_scenarios::Frame;
 use somnium_world_model::checkpoint::Provenance;
 use somnium_world_model::codec::{codec_for, ConvAutoencoder, FrameCodec};
+use somnium_world_model::config::ContextCache;
 use somnium_world_model::config::{CodecKind, ModelConfig};
 use somnium_world_model::dit::DiT;
-use somnium_world_model::sampler::{dream_step_with_noise, SampleOptions};
+use somnium_world_model::sampler::rolling::{rolling_start, rolling_step, RollingContext};
+use somnium_world_model::sampler::{dream_step_with_noise, DreamStep, SampleOptions};
 use somnium_world_model::train::checkpointing::load_model_and_meta;
 
 use crate::EnvError;
@@ -205,6 +207,9 @@ pub(crate) struct DreamState {
     pub noise_seed: u64,
     /// Dreamed steps so far (the noise stream of the next step).
     pub step: u64,
+    /// With a rolling cache: the keys and values of the frames before the
+    /// newest (batch 1; made on the first step).
+    pub rolling: Option<RollingContext>,
 }
 
 /// What one batched dream step gives each member.
@@ -259,7 +264,13 @@ impl DreamModel {
             .map(|s| self.noise(s))
             .collect::<Result<Vec<_>, _>>()?;
         let noise = Tensor::stack(&noises, 0)?;
-        let out = dream_step_with_noise(&self.model, &context, &window, &noise, &self.options)?;
+        let (out, rolled) = if self.options.context_cache == ContextCache::Rolling {
+            let (out, next) = self.rolling_batch(states, &new_actions, &noise)?;
+            (out, Some(next))
+        } else {
+            let out = dream_step_with_noise(&self.model, &context, &window, &noise, &self.options)?;
+            (out, None)
+        };
         // Detached: the model's weights are variables, so its outputs carry their
         // autograd history; kept in the context it would grow with every step.
         let next_latent = out.next.detach();
@@ -282,6 +293,7 @@ impl DreamModel {
                 past_actions: recent.get(i)?.narrow(0, 1, wn - 1)?,
                 noise_seed: s.noise_seed,
                 step: s.step + 1,
+                rolling: rolled.as_ref().map(|r| r.member(i)).transpose()?,
             });
         }
         Ok((
@@ -292,5 +304,62 @@ impl DreamModel {
                 terminated_prob: out.terminated_prob.to_dtype(DType::F32)?.to_vec1()?,
             },
         ))
+    }
+
+    /// A rolling-cache step for `states` (see `sampler::rolling`): members
+    /// without a cache yet get one from their context first, in one batch;
+    /// `noise` `[B, W+1, C, h, w]` is each member's step noise (its first
+    /// `W - 1` frames for a new cache, the last two for the step).
+    fn rolling_batch(
+        &self,
+        states: &[&DreamState],
+        new_actions: &Tensor,
+        noise: &Tensor,
+    ) -> Result<(DreamStep, RollingContext), EnvError> {
+        let wn = self.context_frames();
+        let fresh: Vec<usize> = (0..states.len())
+            .filter(|&i| states[i].rolling.is_none())
+            .collect();
+        let mut started = Vec::with_capacity(fresh.len());
+        if !fresh.is_empty() {
+            let ctx: Vec<&Tensor> = fresh.iter().map(|&i| &states[i].context).collect();
+            let acts: Vec<&Tensor> = fresh.iter().map(|&i| &states[i].past_actions).collect();
+            let acts = Tensor::stack(&acts, 0)?;
+            let zero = acts.narrow(1, 0, 1)?.zeros_like()?;
+            let idx = Tensor::from_vec(
+                fresh.iter().map(|&i| i as u32).collect::<Vec<_>>(),
+                fresh.len(),
+                noise.device(),
+            )?;
+            let start = rolling_start(
+                &self.model,
+                &Tensor::stack(&ctx, 0)?,
+                &Tensor::cat(&[&zero, &acts], 1)?,
+                &noise.index_select(&idx, 0)?.narrow(1, 0, wn - 1)?,
+                &self.options,
+            )?;
+            for j in 0..fresh.len() {
+                started.push(start.member(j)?);
+            }
+        }
+        let mut members = Vec::with_capacity(states.len());
+        let mut next_fresh = started.iter();
+        for s in states {
+            members.push(match &s.rolling {
+                Some(r) => r,
+                None => next_fresh.next().ok_or_else(|| {
+                    EnvError::BadConfig("rolling caches out of step with the states".into())
+                })?,
+            });
+        }
+        let ctx = RollingContext::concat(&members)?;
+        Ok(rolling_step(
+            &self.model,
+            &ctx,
+            new_actions,
+            &noise.narrow(1, wn - 1, 2)?,
+            &self.options,
+            wn - 1,
+        )?)
     }
 }

@@ -1,13 +1,24 @@
 //! DreamEnv, imagine and the vector dream on a tiny random model.
 
 use somnium_scenarios::{make, Action};
-use somnium_world_model::config::ModelConfig;
+use somnium_world_model::config::{ContextCache, ModelConfig};
 
 use super::*;
 use crate::{check_env, Imagine};
 
 fn tiny_model() -> DreamModel {
     DreamModel::random(&ModelConfig::tiny(), 11).unwrap()
+}
+
+/// The tiny model dreaming with each way of keeping the context.
+fn tiny_models() -> [DreamModel; 2] {
+    [ContextCache::Window, ContextCache::Rolling].map(|cache| {
+        let cfg = ModelConfig {
+            sampling_cache: cache,
+            ..ModelConfig::tiny()
+        };
+        DreamModel::random(&cfg, 11).unwrap()
+    })
 }
 
 fn bounce(model: DreamModel) -> DreamEnv {
@@ -55,7 +66,13 @@ fn a_model_for_other_actions_is_refused() {
 
 #[test]
 fn imagine_changes_nothing_and_matches_stepping() {
-    let mut env = bounce(tiny_model());
+    for model in tiny_models() {
+        imagine_matches_stepping(model);
+    }
+}
+
+fn imagine_matches_stepping(model: DreamModel) {
+    let mut env = bounce(model);
     // the random model may predict termination; keep dreaming to compare every step
     env.set_ignore_termination(true);
     env.reset(Some(5)).unwrap();
@@ -127,6 +144,41 @@ fn the_vector_dream_matches_lone_dreams() {
     }
     let err = vec_env.step(&actions[..2]).unwrap_err();
     assert!(err.to_string().contains("sub-envs"), "{err}");
+}
+
+#[test]
+fn rolling_vector_dreams_match_lone_dreams_over_steps() {
+    let [_, model] = tiny_models();
+    let envs = (0..3)
+        .map(|_| {
+            let mut e = bounce(model.clone());
+            e.set_ignore_termination(true);
+            e
+        })
+        .collect();
+    let mut vec_env = DreamVecEnv::new(envs).unwrap();
+    vec_env.reset(Some(40)).unwrap();
+    let mut lone: Vec<DreamEnv> = (0..3)
+        .map(|i| {
+            let mut e = bounce(model.clone());
+            e.set_ignore_termination(true);
+            e.reset(Some(40 + i)).unwrap();
+            e
+        })
+        .collect();
+    for t in 0..5 {
+        let actions: Vec<Action> = (0..3)
+            .map(|i| Action::Continuous(vec![0.3 * i as f32 - 0.3, 0.2 * t as f32 - 0.4]))
+            .collect();
+        let batched = vec_env.step(&actions).unwrap();
+        for (i, env) in lone.iter_mut().enumerate() {
+            let step = env.step(&actions[i]).unwrap();
+            let diff = mean_abs_diff(&step.obs.frame.data, &batched.obs[i].frame.data);
+            assert!(diff < 0.05, "step {t} sub-env {i} differs by {diff}");
+        }
+        let cache = lone[0].state().unwrap().rolling.as_ref().unwrap();
+        assert_eq!(cache.cache.frames, model.context_frames() - 1);
+    }
 }
 
 #[test]

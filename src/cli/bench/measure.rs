@@ -15,10 +15,12 @@ use anyhow::{bail, Context};
 use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use somnium_world_model::codec::FrameCodec;
 use somnium_world_model::codec::PixelCodec;
+use somnium_world_model::config::ContextCache;
 use somnium_world_model::config::{ActionKind, CodecKind, ModelConfig};
 use somnium_world_model::data::Episode;
-use somnium_world_model::sampler::{dream_step, SampleOptions};
+use somnium_world_model::sampler::{dream_step, Dreamer, SampleOptions};
 use somnium_world_model::train::synthetic::{moving_square_episodes, SQUARE_BACKGROUND};
 use somnium_world_model::train::{background_latent, TrainConfig, Trainer, WindowSource};
 
@@ -156,6 +158,63 @@ pub fn dream_step_ms(trainer: &Trainer, batch: usize, repeats: usize) -> anyhow:
     })
 }
 
+/// Median milliseconds of one imagined step of `batch` dreams: a
+/// `sampler::Dreamer` step (the config's K Euler steps, frames decoded to u8)
+/// with the context kept by `cache`, after one warm-up step that starts it.
+pub fn imagine_step_ms(
+    trainer: &Trainer,
+    batch: usize,
+    cache: ContextCache,
+    repeats: usize,
+) -> anyhow::Result<f64> {
+    let model = trainer.model();
+    let cfg = model.config().clone();
+    let [fh, fw] = cfg.frame_size;
+    let codec = PixelCodec::new((fh, fw), (cfg.model_size[0], cfg.model_size[1]))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let latents = uniform(
+        &[
+            batch,
+            cfg.context_frames,
+            cfg.latent_shape().0,
+            cfg.latent_shape().1,
+            cfg.latent_shape().2,
+        ],
+        &mut rng,
+    )?;
+    let frames = codec.decode(&latents)?;
+    let past = random_actions(&cfg, batch, cfg.context_frames - 1, &mut rng)?;
+    let opts = SampleOptions {
+        steps: cfg.sampling_steps.max(1),
+        context_cache: cache,
+        ..SampleOptions::default()
+    };
+    let model = std::sync::Arc::new(clone_model(model)?);
+    let mut dreamer = Dreamer::new(
+        model,
+        std::sync::Arc::new(codec),
+        &frames,
+        &past,
+        ChaCha8Rng::seed_from_u64(5),
+        opts,
+    )?;
+    median_ms(1, repeats, || {
+        let a = random_actions(&cfg, batch, 1, &mut rng)?.squeeze(1)?;
+        dreamer.step(&a)?;
+        Ok(())
+    })
+}
+
+/// A copy of `model` (same config and weights) that a `Dreamer` can own.
+fn clone_model(
+    model: &somnium_world_model::dit::DiT,
+) -> anyhow::Result<somnium_world_model::dit::DiT> {
+    let copy = somnium_world_model::dit::DiT::new(model.config(), 0, &Device::Cpu)?;
+    let weights = model.params().snapshot()?.into_iter().collect();
+    copy.load_weights(&weights)?;
+    Ok(copy)
+}
+
 /// Median milliseconds of one `Trainer::train_step`.
 pub fn train_step_ms(trainer: &mut Trainer, repeats: usize) -> anyhow::Result<f64> {
     median_ms(1, repeats, || {
@@ -191,6 +250,9 @@ mod tests {
         assert!(train_step_ms(&mut t, 1).unwrap() > 0.0);
         assert!(forward_ms(&t, 1, 1).unwrap() > 0.0);
         assert!(dream_step_ms(&t, 2, 1).unwrap() > 0.0);
+        for cache in [ContextCache::Window, ContextCache::Rolling] {
+            assert!(imagine_step_ms(&t, 2, cache, 2).unwrap() > 0.0);
+        }
     }
 
     #[test]

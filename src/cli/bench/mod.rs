@@ -8,7 +8,11 @@
 //! - `dream_step_b1_ms`, `dream_step_b32_ms`: one `sampler::dream_step` with the
 //!   default options (context pass + K cached denoising passes);
 //! - `train_step_ms` at `train_batch` windows: `Trainer::train_step` (batch,
-//!   noise, loss, backward, clipping, AdamW, EMA).
+//!   noise, loss, backward, clipping, AdamW, EMA);
+//! - `rolling_step_b1_ms` and `imagine_{window,rolling}_b{32,256}_steps_per_s`:
+//!   a `sampler::Dreamer` step (frames decoded) with the window context or the
+//!   rolling key/value cache, as one step's time at batch 1 and as imagined
+//!   env steps per second (batch / step time) at batch 32 and 256.
 //!
 //! GFLOP/s divide analytic matmul FLOP counts (see [`flops`]: `2 M N K` per
 //! product, attention over the pairs the block-causal mask lets through) by
@@ -25,7 +29,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use serde_json::{json, Map, Value};
-use somnium_world_model::config::ModelConfig;
+use somnium_world_model::config::{ContextCache, ModelConfig};
 use somnium_world_model::train::TrainConfig;
 
 /// Arguments of `somnium bench`.
@@ -168,6 +172,20 @@ fn measure_somnium(
     let dream_b1 = measure::dream_step_ms(&trainer, 1, repeats)?;
     let dream_b32 = measure::dream_step_ms(&trainer, 32, repeats)?;
     let train = measure::train_step_ms(&mut trainer, repeats)?;
+    let rolling_b1 = measure::imagine_step_ms(&trainer, 1, ContextCache::Rolling, repeats)?;
+    let mut imagine = Map::new();
+    for batch in [32, 256] {
+        for (name, cache) in [
+            ("window", ContextCache::Window),
+            ("rolling", ContextCache::Rolling),
+        ] {
+            let ms = measure::imagine_step_ms(&trainer, batch, cache, repeats)?;
+            imagine.insert(
+                format!("imagine_{name}_b{batch}_steps_per_s"),
+                json!(batch as f64 / (ms * 1e-3)),
+            );
+        }
+    }
     let matmul_gflops = flops::gflops(2.0 * n * n * n, matmul);
     let gflops_dream_b32 = flops::gflops(flops::dream_step_flops(cfg, 32, steps), dream_b32);
     let v = json!({
@@ -188,9 +206,21 @@ fn measure_somnium(
         "gflop_forward_b1": flops::window_forward_flops(cfg, 1) / 1e9,
         "gflop_dream_step_b1": flops::dream_step_flops(cfg, 1, steps) / 1e9,
         "params": trainer.model().params().count(),
+        "rolling_step_b1_ms": rolling_b1,
     });
-    Ok(v.as_object().cloned().unwrap_or_default())
+    let mut out = v.as_object().cloned().unwrap_or_default();
+    out.extend(imagine);
+    Ok(out)
 }
+
+/// somnium-only figures: a rolling step's time and imagined steps per second.
+const IMAGINE_KEYS: [&str; 5] = [
+    "rolling_step_b1_ms",
+    "imagine_window_b32_steps_per_s",
+    "imagine_rolling_b32_steps_per_s",
+    "imagine_window_b256_steps_per_s",
+    "imagine_rolling_b256_steps_per_s",
+];
 
 /// Runs `somnium bench`.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -284,6 +314,9 @@ fn print_table(report: &Map<String, Value>) {
             num(peer, key),
             num(ratio, key)
         );
+    }
+    for key in IMAGINE_KEYS {
+        println!("{:<32} {:>12}", key, num(Some(report), key));
     }
     if let Some(e) = report.get("peer_error") {
         println!("peer: {e}");
