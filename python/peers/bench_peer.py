@@ -13,8 +13,12 @@ one warm-up run; forward and dream under torch.inference_mode):
 GFLOP/s use the FLOP count of `src/cli/bench/flops.rs` (matmuls only,
 2 M N K each, attention over the pairs the block-causal mask lets through).
 
-Run (somnium does this with `somnium bench --peer PYTHON`):
-    OMP_WAIT_POLICY=PASSIVE python bench_peer.py --config cfg.json --repeats 5 --threads 2
+With --compile every figure runs the model through torch.compile (inductor,
+default mode); the warm-up run of each shape pays the compilation, the timed
+runs do not. `compiled` in the output says which.
+
+Run (somnium does this with `somnium bench --peer PYTHON [--peer-compile]`):
+    OMP_WAIT_POLICY=PASSIVE python bench_peer.py --config cfg.json --repeats 5 --threads 2 [--compile]
 """
 import argparse
 import json
@@ -95,6 +99,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--train-batch", type=int, default=32)
+    ap.add_argument("--compile", action="store_true", help="run the model through torch.compile")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -109,7 +114,13 @@ def main():
     c, h, w = cfg.latent_shape()
     wn, steps, reps = cfg.context_frames, int(raw.get("sampling_steps", 4)), args.repeats
     out = {"torch_version": torch.__version__, "threads": torch.get_num_threads(),
-           "cpu": cpu_name(), "params": params, "train_batch": args.train_batch}
+           "cpu": cpu_name(), "params": params, "train_batch": args.train_batch,
+           "compiled": bool(args.compile)}
+    # the compiled module shares the eager one's parameters; each new input
+    # shape compiles once, in its warm-up run
+    run = torch.compile(model) if args.compile else model
+    if args.compile:
+        torch._dynamo.config.cache_size_limit = 64
 
     a, b = torch.rand(1024, 1024) * 2 - 1, torch.rand(1024, 1024) * 2 - 1
     out["matmul_gflops"] = gflops(2 * 1024 ** 3, median_ms(lambda: a @ b, 3, max(reps, 5)))
@@ -120,15 +131,15 @@ def main():
         s = torch.rand(batch, wn + 1)
         act = random_actions(cfg, batch, wn + 1)
         with torch.inference_mode():
-            out[f"forward_b{batch}_ms"] = median_ms(lambda: model(x, s, act), 1, reps)
+            out[f"forward_b{batch}_ms"] = median_ms(lambda: run(x, s, act), 1, reps)
         ctx = torch.rand(batch, wn, c, h, w) * 2 - 1
-        out[f"dream_step_b{batch}_ms"] = median_ms(lambda: dream_step(model, ctx, act, steps), 1, reps)
+        out[f"dream_step_b{batch}_ms"] = median_ms(lambda: dream_step(run, ctx, act, steps), 1, reps)
         out[f"gflops_forward_b{batch}"] = gflops(batch * forward_flops(cfg, wn + 1, 0), out[f"forward_b{batch}_ms"])
         dream = batch * (forward_flops(cfg, wn, 0) + steps * forward_flops(cfg, 1, wn))
         out[f"gflops_dream_b{batch}"] = gflops(dream, out[f"dream_step_b{batch}_ms"])
 
     model.train()
-    trainer = Trainer(model, synthetic_windows(cfg), args.train_batch)
+    trainer = Trainer(run, synthetic_windows(cfg), args.train_batch)
     out["train_step_ms"] = median_ms(trainer.train_step, 1, reps)
     out["train_windows_per_s"] = args.train_batch / (out["train_step_ms"] * 1e-3)
     out["gflops_train"] = gflops(3 * args.train_batch * forward_flops(cfg, wn + 1, 0), out["train_step_ms"])

@@ -17,7 +17,8 @@
 //! GFLOP/s divide analytic matmul FLOP counts (see [`flops`]: `2 M N K` per
 //! product, attention over the pairs the block-causal mask lets through) by
 //! those times. `--peer PYTHON` runs `python/peers/bench_peer.py` afterwards
-//! and adds `peer` and `ratio` (see [`peer`]).
+//! and adds `peer` and `ratio` (see [`peer`]); `--peer-compile` runs it a second
+//! time through `torch.compile` and adds `peer_compiled` and `ratio_compiled`.
 
 mod flops;
 mod measure;
@@ -48,6 +49,10 @@ pub struct Args {
     /// Python interpreter with torch: also run the PyTorch peer, after somnium's runs.
     #[arg(long)]
     pub peer: Option<String>,
+    /// Also time the peer through torch.compile (inductor), in the same run as
+    /// eager (needs --peer).
+    #[arg(long, requires = "peer")]
+    pub peer_compile: bool,
     /// The peer script (default: python/peers/bench_peer.py of this source tree).
     #[arg(long)]
     pub peer_script: Option<PathBuf>,
@@ -250,24 +255,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let script = args.peer_script.clone().unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/peers/bench_peer.py")
         });
-        let run = peer::PeerRun {
-            python,
-            script: &script,
-            cfg: &cfg,
-            repeats: args.repeats,
-            threads,
-            train_batch: args.train_batch,
+        let modes: &[(bool, &str)] = if args.peer_compile {
+            &[(false, ""), (true, "_compiled")]
+        } else {
+            &[(false, "")]
         };
-        match peer::run_peer(&run) {
-            Ok(p) => {
-                report.insert("ratio".into(), Value::Object(peer::ratios(&report, &p)));
-                let same = p.get("params").and_then(Value::as_u64) == report["params"].as_u64();
-                report.insert("peer_params_match".into(), json!(same));
-                report.insert("peer".into(), Value::Object(p));
-            }
-            Err(reason) => {
-                report.insert("peer".into(), Value::Null);
-                report.insert("peer_error".into(), json!(reason));
+        for &(compile, suffix) in modes {
+            let run = peer::PeerRun {
+                python,
+                script: &script,
+                cfg: &cfg,
+                repeats: args.repeats,
+                threads,
+                train_batch: args.train_batch,
+                compile,
+            };
+            match peer::run_peer(&run) {
+                Ok(p) => {
+                    let ratio = peer::ratios(&report, &p);
+                    report.insert(format!("ratio{suffix}"), Value::Object(ratio));
+                    let same =
+                        p.get("params").and_then(Value::as_u64) == report["params"].as_u64();
+                    report.insert(format!("peer{suffix}_params_match"), json!(same));
+                    report.insert(format!("peer{suffix}"), Value::Object(p));
+                }
+                Err(reason) => {
+                    report.insert(format!("peer{suffix}"), Value::Null);
+                    report.insert(format!("peer{suffix}_error"), json!(reason));
+                }
             }
         }
     }
@@ -295,11 +310,12 @@ fn print_table(report: &Map<String, Value>) {
         text("params"),
         text("train_batch")
     );
-    let peer = report.get("peer").and_then(Value::as_object);
-    let ratio = report.get("ratio").and_then(Value::as_object);
+    let get = |k: &str| report.get(k).and_then(Value::as_object);
+    let (peer, ratio) = (get("peer"), get("ratio"));
+    let (compiled, ratio_compiled) = (get("peer_compiled"), get("ratio_compiled"));
     println!(
-        "{:<22} {:>12} {:>12} {:>8}",
-        "figure", "somnium", "pytorch", "ratio"
+        "{:<22} {:>12} {:>12} {:>8} {:>12} {:>8}",
+        "figure", "somnium", "pytorch", "ratio", "compiled", "ratio"
     );
     let num = |m: Option<&Map<String, Value>>, k: &str| {
         m.and_then(|m| m.get(k))
@@ -308,18 +324,22 @@ fn print_table(report: &Map<String, Value>) {
     };
     for key in peer::TIME_KEYS.iter().chain(peer::RATE_KEYS.iter()) {
         println!(
-            "{:<22} {:>12} {:>12} {:>8}",
+            "{:<22} {:>12} {:>12} {:>8} {:>12} {:>8}",
             key,
             num(Some(report), key),
             num(peer, key),
-            num(ratio, key)
+            num(ratio, key),
+            num(compiled, key),
+            num(ratio_compiled, key)
         );
     }
     for key in IMAGINE_KEYS {
         println!("{:<32} {:>12}", key, num(Some(report), key));
     }
-    if let Some(e) = report.get("peer_error") {
-        println!("peer: {e}");
+    for key in ["peer_error", "peer_compiled_error"] {
+        if let Some(e) = report.get(key) {
+            println!("{key}: {e}");
+        }
     }
 }
 

@@ -38,6 +38,8 @@ pub struct PeerRun<'a> {
     pub repeats: usize,
     pub threads: usize,
     pub train_batch: usize,
+    /// Run the model through `torch.compile` (the script's `--compile`).
+    pub compile: bool,
 }
 
 /// Writes the config where the peer can read it; removed when dropped.
@@ -85,6 +87,7 @@ pub fn run_peer(run: &PeerRun) -> Result<Map<String, Value>, String> {
         .args(["--repeats", &run.repeats.to_string()])
         .args(["--threads", &run.threads.to_string()])
         .args(["--train-batch", &run.train_batch.to_string()])
+        .args(run.compile.then_some("--compile"))
         .env("OMP_WAIT_POLICY", "PASSIVE")
         .env("OMP_NUM_THREADS", run.threads.to_string())
         .output()
@@ -186,6 +189,7 @@ mod tests {
             repeats: 1,
             threads: 1,
             train_batch: 2,
+            compile: false,
         };
         let e = run_peer(&run).unwrap_err();
         assert!(e.contains("/nonexistent/python"), "{e}");
