@@ -31,6 +31,8 @@ pub struct ParamStore {
     vars: BTreeMap<String, Var>,
     rng: ChaCha8Rng,
     device: Device,
+    /// Hand out tensors detached from autograd.
+    inference: bool,
 }
 
 impl ParamStore {
@@ -40,14 +42,30 @@ impl ParamStore {
             vars: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             device: device.clone(),
+            inference: false,
         }
+    }
+
+    /// Like [`ParamStore::new`], for a model that only runs forward: the
+    /// tensors it hands out record no autograd graph.
+    pub fn for_inference(seed: u64, device: &Device) -> Self {
+        Self {
+            inference: true,
+            ..Self::new(seed, device)
+        }
+    }
+
+    /// Whether the tensors it hands out are detached from autograd.
+    pub fn is_inference(&self) -> bool {
+        self.inference
     }
 
     pub fn device(&self) -> &Device {
         &self.device
     }
 
-    /// Creates the parameter `name` of `shape`; returns its tensor (tracked by autograd).
+    /// Creates the parameter `name` of `shape`; returns its tensor (tracked by
+    /// autograd, unless the store is for inference).
     pub fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> ModelResult<Tensor> {
         if self.vars.contains_key(name) {
             return Err(ModelError::InvalidConfig(format!(
@@ -67,7 +85,11 @@ impl ParamStore {
                 .collect(),
         };
         let var = Var::from_tensor(&Tensor::from_vec(values, shape, &self.device)?)?;
-        let t = var.as_tensor().clone();
+        let t = if self.inference {
+            var.as_tensor().detach()
+        } else {
+            var.as_tensor().clone()
+        };
         self.vars.insert(name.to_string(), var);
         Ok(t)
     }

@@ -53,6 +53,13 @@ impl DreamModel {
             )));
         }
         let options = SampleOptions::for_model(cfg);
+        // dreams only run forward: a model that records no autograd graph frees
+        // each op's output as it goes
+        let model = if model.is_trainable() {
+            model.inference_copy()?
+        } else {
+            model
+        };
         Ok(Self {
             model: Arc::new(model),
             codec: Arc::from(codec),

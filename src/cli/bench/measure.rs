@@ -122,9 +122,10 @@ pub fn synthetic_trainer(cfg: &ModelConfig, batch: usize) -> anyhow::Result<Trai
     Ok(Trainer::new(cfg, tc, train, None, background)?)
 }
 
-/// Median milliseconds of `DiT::forward` over a whole `W + 1` window at `batch`.
+/// Median milliseconds of `DiT::forward` over a whole `W + 1` window at `batch`,
+/// on a forward-only copy of the trainer's model (as dreams run it).
 pub fn forward_ms(trainer: &Trainer, batch: usize, repeats: usize) -> anyhow::Result<f64> {
-    let model = trainer.model();
+    let model = &trainer.model().inference_copy()?;
     let cfg = model.config();
     let (c, h, w) = cfg.latent_shape();
     let f = cfg.window();
@@ -140,9 +141,9 @@ pub fn forward_ms(trainer: &Trainer, batch: usize, repeats: usize) -> anyhow::Re
 }
 
 /// Median milliseconds of one `sampler::dream_step` (the config's K Euler
-/// steps, cached context) at `batch`.
+/// steps, cached context) at `batch`, on a forward-only copy of the model.
 pub fn dream_step_ms(trainer: &Trainer, batch: usize, repeats: usize) -> anyhow::Result<f64> {
-    let model = trainer.model();
+    let model = &trainer.model().inference_copy()?;
     let cfg = model.config();
     let (c, h, w) = cfg.latent_shape();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
@@ -189,7 +190,7 @@ pub fn imagine_step_ms(
         context_cache: cache,
         ..SampleOptions::default()
     };
-    let model = std::sync::Arc::new(clone_model(model)?);
+    let model = std::sync::Arc::new(model.inference_copy()?);
     let mut dreamer = Dreamer::new(
         model,
         std::sync::Arc::new(codec),
@@ -203,16 +204,6 @@ pub fn imagine_step_ms(
         dreamer.step(&a)?;
         Ok(())
     })
-}
-
-/// A copy of `model` (same config and weights) that a `Dreamer` can own.
-fn clone_model(
-    model: &somnium_world_model::dit::DiT,
-) -> anyhow::Result<somnium_world_model::dit::DiT> {
-    let copy = somnium_world_model::dit::DiT::new(model.config(), 0, &Device::Cpu)?;
-    let weights = model.params().snapshot()?.into_iter().collect();
-    copy.load_weights(&weights)?;
-    Ok(copy)
 }
 
 /// Median milliseconds of one `Trainer::train_step`.

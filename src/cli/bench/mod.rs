@@ -68,6 +68,10 @@ pub struct Args {
     /// Windows per training step (the training default).
     #[arg(long, default_value_t = TrainConfig::default().batch)]
     pub train_batch: usize,
+    /// Only these figure groups of somnium's own (comma-separated: matmul,
+    /// forward, dream, train, imagine); every group when absent.
+    #[arg(long, value_delimiter = ',', value_parser = GROUPS)]
+    pub only: Vec<String>,
 }
 
 /// The speed issue's plain-stack shape as a somnium config: width 256, 6
@@ -162,59 +166,82 @@ fn config_summary(cfg: &ModelConfig) -> Value {
     })
 }
 
-/// Every measurement of somnium's own model, as the report's keys.
+/// The figure groups `--only` may name.
+pub const GROUPS: [&str; 5] = ["matmul", "forward", "dream", "train", "imagine"];
+
+/// The measurements of somnium's own model in `groups`, as the report's keys.
 fn measure_somnium(
     cfg: &ModelConfig,
     repeats: usize,
     train_batch: usize,
+    groups: &[String],
 ) -> anyhow::Result<Map<String, Value>> {
+    let wants = |g: &str| groups.iter().any(|x| x == g);
     let steps = cfg.sampling_steps;
-    let matmul = measure::matmul_ms(repeats)?;
-    let n = measure::MATMUL_SIZE as f64;
+    let mut out = Map::new();
+    let mut put = |k: &str, v: f64| {
+        out.insert(k.to_string(), json!(v));
+    };
     let mut trainer = measure::synthetic_trainer(cfg, train_batch)?;
-    let forward_b1 = measure::forward_ms(&trainer, 1, repeats)?;
-    let forward_b32 = measure::forward_ms(&trainer, 32, repeats)?;
-    let dream_b1 = measure::dream_step_ms(&trainer, 1, repeats)?;
-    let dream_b32 = measure::dream_step_ms(&trainer, 32, repeats)?;
-    let train = measure::train_step_ms(&mut trainer, repeats)?;
-    let rolling_b1 = measure::imagine_step_ms(&trainer, 1, ContextCache::Rolling, repeats)?;
-    let mut imagine = Map::new();
-    for batch in [32, 256] {
-        for (name, cache) in [
-            ("window", ContextCache::Window),
-            ("rolling", ContextCache::Rolling),
-        ] {
-            let ms = measure::imagine_step_ms(&trainer, batch, cache, repeats)?;
-            imagine.insert(
-                format!("imagine_{name}_b{batch}_steps_per_s"),
-                json!(batch as f64 / (ms * 1e-3)),
-            );
+    let mut matmul_gflops = None;
+    if wants("matmul") {
+        let n = measure::MATMUL_SIZE as f64;
+        let rate = flops::gflops(2.0 * n * n * n, measure::matmul_ms(repeats)?);
+        matmul_gflops = Some(rate);
+        put("matmul_gflops", rate);
+    }
+    if wants("forward") {
+        for batch in [1, 32] {
+            let ms = measure::forward_ms(&trainer, batch, repeats)?;
+            put(&format!("forward_b{batch}_ms"), ms);
+            let work = flops::window_forward_flops(cfg, batch);
+            put(&format!("gflops_forward_b{batch}"), flops::gflops(work, ms));
+        }
+        put(
+            "gflop_forward_b1",
+            flops::window_forward_flops(cfg, 1) / 1e9,
+        );
+    }
+    if wants("dream") {
+        for batch in [1, 32] {
+            let ms = measure::dream_step_ms(&trainer, batch, repeats)?;
+            put(&format!("dream_step_b{batch}_ms"), ms);
+            let rate = flops::gflops(flops::dream_step_flops(cfg, batch, steps), ms);
+            put(&format!("gflops_dream_b{batch}"), rate);
+            if let (32, Some(m)) = (batch, matmul_gflops) {
+                put("dream_b32_share_of_matmul", rate / m);
+            }
+        }
+        put(
+            "gflop_dream_step_b1",
+            flops::dream_step_flops(cfg, 1, steps) / 1e9,
+        );
+    }
+    if wants("train") {
+        let ms = measure::train_step_ms(&mut trainer, repeats)?;
+        put("train_step_ms", ms);
+        put("train_windows_per_s", train_batch as f64 / (ms * 1e-3));
+        let work = flops::train_step_flops(cfg, train_batch);
+        put("gflops_train", flops::gflops(work, ms));
+    }
+    if wants("imagine") {
+        let ms = measure::imagine_step_ms(&trainer, 1, ContextCache::Rolling, repeats)?;
+        put("rolling_step_b1_ms", ms);
+        for batch in [32, 256] {
+            for (name, cache) in [
+                ("window", ContextCache::Window),
+                ("rolling", ContextCache::Rolling),
+            ] {
+                let ms = measure::imagine_step_ms(&trainer, batch, cache, repeats)?;
+                put(
+                    &format!("imagine_{name}_b{batch}_steps_per_s"),
+                    batch as f64 / (ms * 1e-3),
+                );
+            }
         }
     }
-    let matmul_gflops = flops::gflops(2.0 * n * n * n, matmul);
-    let gflops_dream_b32 = flops::gflops(flops::dream_step_flops(cfg, 32, steps), dream_b32);
-    let v = json!({
-        "matmul_gflops": matmul_gflops,
-        "forward_b1_ms": forward_b1,
-        "forward_b32_ms": forward_b32,
-        "dream_step_b1_ms": dream_b1,
-        "dream_step_b32_ms": dream_b32,
-        "train_step_ms": train,
-        "train_batch": train_batch,
-        "train_windows_per_s": train_batch as f64 / (train * 1e-3),
-        "gflops_forward_b1": flops::gflops(flops::window_forward_flops(cfg, 1), forward_b1),
-        "gflops_forward_b32": flops::gflops(flops::window_forward_flops(cfg, 32), forward_b32),
-        "gflops_dream_b1": flops::gflops(flops::dream_step_flops(cfg, 1, steps), dream_b1),
-        "gflops_dream_b32": gflops_dream_b32,
-        "gflops_train": flops::gflops(flops::train_step_flops(cfg, train_batch), train),
-        "dream_b32_share_of_matmul": gflops_dream_b32 / matmul_gflops,
-        "gflop_forward_b1": flops::window_forward_flops(cfg, 1) / 1e9,
-        "gflop_dream_step_b1": flops::dream_step_flops(cfg, 1, steps) / 1e9,
-        "params": trainer.model().params().count(),
-        "rolling_step_b1_ms": rolling_b1,
-    });
-    let mut out = v.as_object().cloned().unwrap_or_default();
-    out.extend(imagine);
+    out.insert("params".into(), json!(trainer.model().params().count()));
+    out.insert("train_batch".into(), json!(train_batch));
     Ok(out)
 }
 
@@ -250,7 +277,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     report.insert("cpu".into(), json!(cpu_name()));
     report.insert("candle_version".into(), json!(candle_version()));
     report.insert("repeats".into(), json!(args.repeats));
-    report.extend(measure_somnium(&cfg, args.repeats, args.train_batch)?);
+    let groups: Vec<String> = if args.only.is_empty() {
+        GROUPS.iter().map(|g| g.to_string()).collect()
+    } else {
+        args.only.clone()
+    };
+    report.extend(measure_somnium(
+        &cfg,
+        args.repeats,
+        args.train_batch,
+        &groups,
+    )?);
     if let Some(python) = &args.peer {
         let script = args.peer_script.clone().unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/peers/bench_peer.py")
@@ -274,8 +311,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 Ok(p) => {
                     let ratio = peer::ratios(&report, &p);
                     report.insert(format!("ratio{suffix}"), Value::Object(ratio));
-                    let same =
-                        p.get("params").and_then(Value::as_u64) == report["params"].as_u64();
+                    let same = p.get("params").and_then(Value::as_u64) == report["params"].as_u64();
                     report.insert(format!("peer{suffix}_params_match"), json!(same));
                     report.insert(format!("peer{suffix}"), Value::Object(p));
                 }

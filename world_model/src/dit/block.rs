@@ -95,7 +95,7 @@ impl Block {
         let x = kernels::gated_residual(x, &gate1, &self.proj.forward(&attn)?)?;
 
         let h = kernels::modulated_layer_norm(&x, &shift2, &scale2, 1e-6)?;
-        let m = self.fc2.forward(&kernels::gelu(&self.fc1.forward(&h)?)?)?;
+        let m = self.fc2.forward(&self.fc1.forward_gelu(&h)?)?;
         let x = kernels::gated_residual(&x, &gate2, &m)?;
         Ok((x, (k, v)))
     }

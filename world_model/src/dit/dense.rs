@@ -5,8 +5,14 @@
 //! at the DiT's training shapes it cost more than the matmul itself. Here the
 //! bias enters as the rank-1 product `ones[M, 1] @ bias[1, out]`, so its gradient
 //! is one matmul (`ones^T @ grad`) and the add needs no reduction.
+//!
+//! A model built for inference (its weights record no graph) takes the fused
+//! forward-only kernel instead ([`crate::kernels::linear`]): bias, and GELU
+//! for the MLP's first layer, inside the matmul's output pass.
 
 use candle_core::{Module, Tensor};
+
+use crate::kernels::{self, Activation};
 
 /// `y = x W^T + b` over the last dim of `x` (any number of leading dims).
 #[derive(Clone, Debug)]
@@ -20,11 +26,26 @@ impl Dense {
     pub fn new(weight: Tensor, bias: Tensor) -> Self {
         Self { weight, bias }
     }
+
+    /// `GELU(x W^T + b)`: one fused pass at inference, the composition in training.
+    pub fn forward_gelu(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if !self.tracks_graph(x) {
+            return kernels::linear(x, &self.weight, &self.bias, Activation::Gelu);
+        }
+        kernels::gelu(&self.forward(x)?)
+    }
+
+    fn tracks_graph(&self, x: &Tensor) -> bool {
+        x.track_op() || self.weight.track_op() || self.bias.track_op()
+    }
 }
 
 impl Module for Dense {
     /// `x`: `[..., in]` -> `[..., out]`.
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if !self.tracks_graph(x) {
+            return kernels::linear(x, &self.weight, &self.bias, Activation::None);
+        }
         let dims = x.dims().to_vec();
         let inp = *dims.last().unwrap_or(&0);
         let m = x.elem_count() / inp.max(1);
@@ -78,6 +99,19 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap();
         assert!(diff < 1e-6);
+        // weights that record no graph take the fused inference kernel: same values
+        let frozen = Dense::new(w.as_tensor().detach(), b.as_tensor().detach());
+        let y3 = frozen.forward(&x).unwrap();
+        assert!(!y3.track_op(), "the inference path records no graph");
+        let diff3 = (&y1 - &y3)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff3 < 1e-6, "{diff3}");
         let g1 = y1.sqr().unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = y2.sqr().unwrap().sum_all().unwrap().backward().unwrap();
         for v in [&w, &b] {

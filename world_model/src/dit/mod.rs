@@ -61,8 +61,30 @@ pub struct DiT {
 impl DiT {
     /// Builds the network with weights drawn from `seed`.
     pub fn new(cfg: &ModelConfig, seed: u64, device: &Device) -> ModelResult<Self> {
+        Self::build(cfg, ParamStore::new(seed, device))
+    }
+
+    /// [`DiT::new`] for a model that only runs forward (dreams, evaluation,
+    /// benchmarks): its ops record no autograd graph, so a forward's
+    /// intermediates are freed as it goes. Same weights for the same seed.
+    pub fn new_for_inference(cfg: &ModelConfig, seed: u64, device: &Device) -> ModelResult<Self> {
+        Self::build(cfg, ParamStore::for_inference(seed, device))
+    }
+
+    /// A forward-only copy of this model (same config and current weights).
+    pub fn inference_copy(&self) -> ModelResult<Self> {
+        let copy = Self::new_for_inference(&self.cfg, 0, self.device())?;
+        copy.load_weights(&self.params.snapshot()?.into_iter().collect())?;
+        Ok(copy)
+    }
+
+    /// Whether this model records an autograd graph (false for inference models).
+    pub fn is_trainable(&self) -> bool {
+        !self.params.is_inference()
+    }
+
+    fn build(cfg: &ModelConfig, mut p: ParamStore) -> ModelResult<Self> {
         cfg.validate()?;
-        let mut p = ParamStore::new(seed, device);
         let d = cfg.width;
         let patch_in = p.dense("patch_in", cfg.patch_dim(), d, false)?;
         let positions = if cfg.learned_positions {

@@ -20,6 +20,15 @@ fn gate_and_slope(x: f32) -> (f32, f32) {
     (s, two_du)
 }
 
+/// GELU over `xs` in place (one row chunk of a fused op's output).
+#[inline]
+pub(crate) fn gelu_in_place(xs: &mut [f32]) {
+    for v in xs {
+        let (s, _) = gate_and_slope(*v);
+        *v *= s;
+    }
+}
+
 fn gelu_forward(x: &[f32]) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
     for_row_chunks(&mut out, 1, |first, chunk| {

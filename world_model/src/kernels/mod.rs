@@ -10,12 +10,14 @@ mod cpu;
 mod gated_residual;
 mod gelu;
 mod layer_norm;
+mod linear;
 pub mod reference;
 mod rope;
 #[cfg(test)]
 mod testing;
 
 use cpu::fused_applies;
+pub use linear::Activation;
 
 use candle_core::{bail, Result, Tensor};
 
@@ -45,6 +47,32 @@ pub fn modulated_layer_norm(
         return layer_norm::modulated_layer_norm(x, shift, scale, eps);
     }
     reference::modulated_layer_norm(x, shift, scale, eps)
+}
+
+/// `x W^T + b` then `activation`, for inference: `x` `[..., k]`, `w` `[n, k]`,
+/// `b` `[n]`; returns `[..., n]`. One fused pass (bias and GELU inside the
+/// matmul's output loop) when no input records an autograd graph and all are
+/// `f32` on the CPU; the differentiable composition otherwise.
+pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor, activation: Activation) -> Result<Tensor> {
+    let k = *x.dims().last().unwrap_or(&0);
+    let (n, wk) = w.dims2()?;
+    if wk != k || b.dims() != [n] {
+        bail!(
+            "linear: x {:?}, weight {:?}, bias {:?} do not fit",
+            x.dims(),
+            w.dims(),
+            b.dims()
+        );
+    }
+    let tracked = x.track_op() || w.track_op() || b.track_op();
+    if !tracked && fused_applies(&[x, w, b]) {
+        return linear::linear(x, w, b, activation);
+    }
+    let y = x.broadcast_matmul(&w.t()?)?.broadcast_add(b)?;
+    match activation {
+        Activation::None => Ok(y),
+        Activation::Gelu => gelu(&y),
+    }
 }
 
 /// GELU with the tanh approximation, element-wise on any shape.
