@@ -60,6 +60,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
     }
     cfg.validate().context("the exported config")?;
+    if cfg.sampling_cache == ContextCache::Rolling {
+        eprintln!(
+            "note: a model trained on windows dreams worse with a rolling cache \
+             (models/bounce kept 9% of objects at h4 against 94% with its window; \
+             docs/speed.md); score it with `somnium eval` before using it"
+        );
+    }
     super::claim_out(&args.out, &OutputKind::MODEL)?;
     let (weights, from) = if ckpt.ema.is_empty() {
         (ckpt.weights.clone(), "weights")

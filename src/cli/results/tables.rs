@@ -303,25 +303,39 @@ pub fn agent(v: &Value, link: &str, dir: &Path) -> R<String> {
     Ok(out)
 }
 
-/// A `somnium bench --json` report: each timing beside the PyTorch peer's and
-/// their ratio (PyTorch time over somnium time; above 1, somnium is faster).
+/// A `somnium bench --json` report: each timing beside the PyTorch peer's,
+/// eager and (when measured) through `torch.compile`, with their ratios
+/// (PyTorch time over somnium time; above 1, somnium is faster); then
+/// somnium's imagination figures when the report has them.
 pub fn bench(v: &Value) -> R<String> {
     let peer = v.get("peer").filter(|p| p.is_object());
+    let compiled = v.get("peer_compiled").filter(|p| p.is_object());
     let cfg = v.get("config").cloned().unwrap_or(Value::Null);
     let mut out = format!(
-        "Preset `{}` ({} parameters; width {}, depth {}, {} tokens a window), {} on {} threads, medians of {} repeats, candle {}{}.\n\n",
+        "Preset `{}` ({} parameters; width {}, depth {}, {} tokens a window, K = {}), {} on {} threads, medians of {} repeats, candle {}{}.\n\n",
         text(v, "preset"),
         text(v, "params"),
         text(&cfg, "width"),
         text(&cfg, "depth"),
         text(&cfg, "window_tokens"),
+        text(&cfg, "sampling_steps"),
         text(v, "cpu"),
         text(v, "threads"),
         text(v, "repeats"),
         text(v, "candle_version"),
-        peer.map(|p| format!(", PyTorch {} (eager)", text(p, "torch_version"))).unwrap_or_default(),
+        peer.map(|p| format!(", PyTorch {}", text(p, "torch_version"))).unwrap_or_default(),
     );
-    out.push_str(&header(&["measure", "somnium", "PyTorch", "ratio"], 1));
+    out.push_str(&header(
+        &[
+            "measure",
+            "somnium",
+            "PyTorch eager",
+            "ratio",
+            "torch.compile",
+            "ratio",
+        ],
+        1,
+    ));
     let batch = text(v, "train_batch");
     let rows: [(String, &str, usize); 10] = [
         ("forward, batch 1 (ms)".into(), "forward_b1_ms", 1),
@@ -347,21 +361,60 @@ pub fn bench(v: &Value) -> R<String> {
         ),
         ("training step (GFLOP/s)".into(), "gflops_train", 1),
     ];
+    let dash = || "–".to_string();
     for (label, key, d) in rows {
         let ours = num(v, key).with_context(|| format!("bench report, row `{label}`"))?;
+        let cell = |p: Option<&Value>| {
+            p.map(|p| opt(p, key, |x| format!("{x:.d$}")))
+                .unwrap_or_else(dash)
+        };
+        let ratio = |name: &str| {
+            v.get(name)
+                .filter(|r| r.is_object())
+                .map(|r| opt(r, key, |x| format!("{x:.2}")))
+                .unwrap_or_else(dash)
+        };
         out.push_str(&row(&[
             label,
             format!("{ours:.d$}"),
-            peer.map(|p| opt(p, key, |x| format!("{x:.d$}")))
-                .unwrap_or_else(|| "–".into()),
-            v.get("ratio")
-                .map(|r| opt(r, key, |x| format!("{x:.2}")))
-                .unwrap_or_else(|| "–".into()),
+            cell(peer),
+            ratio("ratio"),
+            cell(compiled),
+            ratio("ratio_compiled"),
         ]));
     }
     out.push_str(&format!(
         "\nThe batch-32 dream step runs at {} of candle's matmul rate. Ratio: PyTorch time over somnium time (rates: somnium over PyTorch); above 1, somnium is faster.\n",
         opt(v, "dream_b32_share_of_matmul", pct),
     ));
+    let imagine: [(&str, &str); 5] = [
+        ("rolling-cache step, batch 1 (ms)", "rolling_step_b1_ms"),
+        (
+            "imagined steps/s, window, batch 32",
+            "imagine_window_b32_steps_per_s",
+        ),
+        (
+            "imagined steps/s, rolling cache, batch 32",
+            "imagine_rolling_b32_steps_per_s",
+        ),
+        (
+            "imagined steps/s, window, batch 256",
+            "imagine_window_b256_steps_per_s",
+        ),
+        (
+            "imagined steps/s, rolling cache, batch 256",
+            "imagine_rolling_b256_steps_per_s",
+        ),
+    ];
+    if v.get(imagine[0].1).is_some() {
+        out.push_str("\nImagination (somnium only: a `Dreamer` step with frames decoded):\n\n");
+        out.push_str(&header(&["measure", "somnium"], 1));
+        for (label, key) in imagine {
+            out.push_str(&row(&[
+                label.to_string(),
+                opt(v, key, |x| format!("{x:.1}")),
+            ]));
+        }
+    }
     Ok(out)
 }

@@ -1478,7 +1478,16 @@ impl Map2 for MatMul {
         let dst_rs = dst_strides[0];
         let dst_cs = dst_strides[1];
 
-        let mut dst = vec![T::zero(); b * m * n];
+        // somnium: gemm overwrites every element of dst (read_dst is false), so
+        // dst is not zeroed first unless k == 0, where there is no product to
+        // write (see SOMNIUM.md).
+        let total = b * m * n;
+        let mut dst: Vec<T> = if k == 0 {
+            vec![T::zero(); total]
+        } else {
+            Vec::with_capacity(total)
+        };
+        let dst_base = dst.as_mut_ptr();
         let num_threads = crate::utils::get_num_threads();
         let parallelism = if num_threads > 1 {
             Parallelism::Rayon(num_threads)
@@ -1502,13 +1511,14 @@ impl Map2 for MatMul {
         for step in 0..b {
             let lhs_p = &lhs[step * a_skip..];
             let rhs_p = &rhs[step * b_skip..];
-            let dst_p = &mut dst[step * c_skip..];
+            // SAFETY: step * c_skip + m * n <= total, the capacity of dst.
+            let dst_p = unsafe { dst_base.add(step * c_skip) };
             unsafe {
                 gemm(
                     /* m: usize = */ m,
                     /* n: usize = */ n,
                     /* k: usize = */ k,
-                    /* dst: *mut T = */ dst_p.as_mut_ptr(),
+                    /* dst: *mut T = */ dst_p,
                     /* dst_cs: isize = */ dst_cs as isize,
                     /* dst_rs: isize = */ dst_rs as isize,
                     /* read_dst: bool = */ false,
@@ -1527,6 +1537,9 @@ impl Map2 for MatMul {
                 )
             }
         }
+        // SAFETY: the gemm calls above wrote all `total` elements (k > 0), or
+        // dst was zero-filled (k == 0).
+        unsafe { dst.set_len(total) };
         Ok(dst)
     }
 
