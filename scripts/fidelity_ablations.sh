@@ -11,6 +11,8 @@
 #
 # `base-k2:S` and `base-k3:S` are no training run: `base`'s seed-S model
 # sampled with 2 or 3 Euler steps instead of 1 (the sampling lever).
+# `span5-w8` (8 context frames, a 5-frame attention span, the rolling cache)
+# costs about 1.8x the recipe per step: equal steps, not equal compute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOMNIUM=${SOMNIUM:-target/release/somnium}
@@ -21,10 +23,11 @@ declare -A CONFIG=(
   [aux-0.1-block3]="configs/aux-0.1-block3.json"
   [aux-0.1-block6]="configs/aux-0.1-block6.json"
   [aux-0.3-block3]="configs/aux-0.3-block3.json"
+  [span5-w8]="configs/span5-w8.json"
 )
 ORDER=("$@")
 if [ ${#ORDER[@]} -eq 0 ]; then
-  ORDER=(base:0 aux-0.1-block3:0 base:1 aux-0.1-block3:1 aux-0.1-block6:0 aux-0.3-block3:0 aux-0.1-block6:1 aux-0.3-block3:1)
+  ORDER=(base:0 aux-0.1-block3:0 base:1 aux-0.1-block3:1 aux-0.1-block6:0 aux-0.3-block3:0 aux-0.1-block6:1 aux-0.3-block3:1 span5-w8:0 span5-w8:1)
 fi
 for item in "${ORDER[@]}"; do
   arm=${item%%:*}; seed=${item##*:}

@@ -60,10 +60,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
     }
     cfg.validate().context("the exported config")?;
-    if cfg.sampling_cache == ContextCache::Rolling {
+    if cfg.sampling_cache == ContextCache::Rolling && cfg.attention_span.is_none() {
         eprintln!(
-            "note: a model trained on windows dreams worse with a rolling cache \
-             (models/bounce kept 9% of objects at h4 against 94% with its window; \
+            "note: a model trained without an attention span dreams worse with a rolling \
+             cache (models/bounce kept 9% of objects at h4 against 94% with its window; \
              docs/speed.md); score it with `somnium eval` before using it"
         );
     }

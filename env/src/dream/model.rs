@@ -366,7 +366,7 @@ impl DreamModel {
             new_actions,
             &noise.narrow(1, wn - 1, 2)?,
             &self.options,
-            wn - 1,
+            self.config().rolling_keep(),
         )?)
     }
 }

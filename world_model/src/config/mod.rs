@@ -97,9 +97,14 @@ pub enum ContextCache {
     Rolling,
 }
 
-impl ContextCache {
-    fn is_window(&self) -> bool {
-        *self == ContextCache::Window
+impl ModelConfig {
+    /// Frames a rolling dream keeps in its cache before the newest one: the
+    /// attention span less the newest frame, or `W - 1` without a span.
+    pub fn rolling_keep(&self) -> usize {
+        match self.attention_span {
+            Some(span) => span.saturating_sub(1).max(1),
+            None => self.context_frames.saturating_sub(1).max(1),
+        }
     }
 }
 
@@ -141,9 +146,12 @@ pub struct ModelConfig {
     /// against drift; 0 = clean context). At most `context_noise_max`, the
     /// range the model saw in training.
     pub sampling_context_noise: f64,
-    /// How a dream keeps its context between steps (written only when not the
-    /// default, so older readers still load the config).
-    #[serde(skip_serializing_if = "ContextCache::is_window")]
+    /// Frames each token attends to, its own included (none: every earlier
+    /// frame of the window). With a span the model can be trained on windows
+    /// longer than the span and dream with a rolling cache of `span - 1`
+    /// frames that sees exactly what training saw (see `docs/speed.md`).
+    pub attention_span: Option<usize>,
+    /// How a dream keeps its context between steps.
     pub sampling_cache: ContextCache,
     /// Rotary base over (t, y, x).
     pub rope_base: f64,
@@ -204,6 +212,7 @@ impl ModelConfig {
             sampling_steps: 4,
             sampling_context_noise: 0.0,
             sampling_cache: ContextCache::Window,
+            attention_span: None,
             rope_base: 100.0,
             learned_positions: true,
             noise_features: 128,

@@ -162,6 +162,13 @@ impl ModelConfig {
                     .into(),
             );
         }
+        if let Some(span) = self.attention_span {
+            if span < 2 {
+                return bad(format!(
+                    "attention_span {span} must be at least 2 (a frame and the one before it)"
+                ));
+            }
+        }
         if self.noise_features < 2 || self.noise_features % 2 != 0 {
             return bad(format!(
                 "noise_features {} must be even and at least 2",

@@ -31,6 +31,8 @@ pub struct AttentionLayout<'a> {
     pub tokens_per_frame: usize,
     /// Token index of this call's first token in the key sequence (cached tokens first).
     pub q_offset: usize,
+    /// Frames each query sees, its own included (0: every earlier frame).
+    pub span: usize,
 }
 
 impl Block {
@@ -63,7 +65,6 @@ impl Block {
         cache: Option<&BlockKv>,
     ) -> ModelResult<(Tensor, BlockKv)> {
         let (b, f, n, d) = x.dims4()?;
-        let dh = d / self.heads;
         let modulation = self.ada.forward(cond_silu)?; // [B, F, 6D]
         let chunk =
             |i: usize| -> ModelResult<Tensor> { Ok(modulation.narrow(2, i * d, d)?.contiguous()?) };
@@ -71,25 +72,24 @@ impl Block {
         let (shift2, scale2, gate2) = (chunk(3)?, chunk(4)?, chunk(5)?);
 
         let h = kernels::modulated_layer_norm(x, &shift1, &scale1, 1e-6)?;
-        let qkv = self
-            .qkv
-            .forward(&h)?
-            .reshape((b, f * n, 3, self.heads, dh))?
-            .permute((2, 0, 3, 1, 4))?
-            .contiguous()?; // [3, B, H, L, Dh]
-        let q = kernels::rope(&qkv.get(0)?, layout.cos, layout.sin)?;
-        let k = kernels::rope(&qkv.get(1)?, layout.cos, layout.sin)?;
-        let v = qkv.get(2)?;
+        // q, k, v: [B, H, L, Dh], q and k rotated
+        let (q, k, v) = kernels::split_heads_rope(
+            &self.qkv.forward(&h)?.reshape((b, f * n, 3 * d))?,
+            self.heads,
+            layout.cos,
+            layout.sin,
+        )?;
         let (k_all, v_all) = match cache {
             Some((ck, cv)) => (Tensor::cat(&[ck, &k], 2)?, Tensor::cat(&[cv, &v], 2)?),
             None => (k.clone(), v.clone()),
         };
-        let attn = kernels::block_causal_attention(
+        let attn = kernels::block_causal_attention_span(
             &q,
             &k_all,
             &v_all,
             layout.tokens_per_frame,
             layout.q_offset,
+            layout.span,
         )?;
         let attn = attn.transpose(1, 2)?.reshape((b, f, n, self.width))?;
         let x = kernels::gated_residual(x, &gate1, &self.proj.forward(&attn)?)?;

@@ -66,6 +66,12 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .and_then(|d| d.abs()?.max_all()?.to_scalar::<f32>())
+            .unwrap()
+    }
+
     #[test]
     fn matches_candle_linear_and_its_gradients() {
         let dev = Device::Cpu;
@@ -90,42 +96,18 @@ mod tests {
         let y1 = lin.forward(&x).unwrap();
         let y2 = dense.forward(&x).unwrap();
         assert_eq!(y2.dims(), &[2, 3, 4]);
-        let diff = (&y1 - &y2)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert!(diff < 1e-6);
+        assert!(max_abs_diff(&y1, &y2) < 1e-6);
         // weights that record no graph take the fused inference kernel: same values
         let frozen = Dense::new(w.as_tensor().detach(), b.as_tensor().detach());
         let y3 = frozen.forward(&x).unwrap();
         assert!(!y3.track_op(), "the inference path records no graph");
-        let diff3 = (&y1 - &y3)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert!(diff3 < 1e-6, "{diff3}");
+        assert!(max_abs_diff(&y1, &y3) < 1e-6);
         let g1 = y1.sqr().unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = y2.sqr().unwrap().sum_all().unwrap().backward().unwrap();
         for v in [&w, &b] {
             let a = g1.get(v.as_tensor()).unwrap();
             let c = g2.get(v.as_tensor()).unwrap();
-            let d = (a - c)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            assert!(d < 1e-4, "{d}");
+            assert!(max_abs_diff(a, c) < 1e-4);
         }
     }
 }

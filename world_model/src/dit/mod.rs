@@ -251,6 +251,7 @@ impl DiT {
             sin: &sin,
             tokens_per_frame: n,
             q_offset: t0 * n,
+            span: cfg.attention_span.unwrap_or(0),
         };
         let mut new_layers = Vec::with_capacity(self.blocks.len());
         let mut state = None;

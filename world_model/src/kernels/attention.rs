@@ -32,6 +32,8 @@ struct Geometry {
     head_dim: usize,
     tokens_per_frame: usize,
     q_offset: usize,
+    /// Frames each query sees, its own included (0: every earlier frame).
+    span: usize,
     scale: f32,
 }
 
@@ -40,6 +42,15 @@ impl Geometry {
     fn key_end(&self, row: usize) -> usize {
         let frame = (self.q_offset + row) / self.tokens_per_frame;
         ((frame + 1) * self.tokens_per_frame).min(self.lk)
+    }
+
+    /// The first key that query row `row` may attend to.
+    fn key_start(&self, row: usize) -> usize {
+        if self.span == 0 {
+            return 0;
+        }
+        let frame = (self.q_offset + row) / self.tokens_per_frame;
+        ((frame + 1).saturating_sub(self.span) * self.tokens_per_frame).min(self.lk)
     }
 
     /// `s[m, n] = scale * q_tile[m, Dh] k[..n, Dh]^T`.
@@ -61,9 +72,11 @@ impl Geometry {
     /// into probabilities over each row's visible keys, zero beyond them.
     fn softmax_rows(&self, s: &mut [f32], r0: usize, m: usize, n: usize) {
         for r in 0..m {
-            let end = self.key_end(r0 + r);
+            let (start, end) = (self.key_start(r0 + r), self.key_end(r0 + r));
             let row = &mut s[r * n..(r + 1) * n];
-            let (visible, hidden) = row.split_at_mut(end);
+            let (row, hidden) = row.split_at_mut(end);
+            let (before, visible) = row.split_at_mut(start);
+            before.fill(0.0);
             let max = max_of(visible);
             for v in visible.iter_mut() {
                 *v = exp_approx(*v - max);
@@ -212,6 +225,7 @@ fn backward(q: &[f32], k: &[f32], v: &[f32], o: &[f32], d_o: &[f32], g: Geometry
 struct BlockCausalAttention {
     tokens_per_frame: usize,
     q_offset: usize,
+    span: usize,
 }
 
 impl BlockCausalAttention {
@@ -224,6 +238,7 @@ impl BlockCausalAttention {
             head_dim,
             tokens_per_frame: self.tokens_per_frame,
             q_offset: self.q_offset,
+            span: self.span,
             scale: 1.0 / (head_dim as f32).sqrt(),
         })
     }
@@ -287,10 +302,12 @@ pub(crate) fn block_causal_attention(
     v: &Tensor,
     tokens_per_frame: usize,
     q_offset: usize,
+    span: usize,
 ) -> Result<Tensor> {
     let op = BlockCausalAttention {
         tokens_per_frame,
         q_offset,
+        span,
     };
     q.contiguous()?
         .apply_op3(&k.contiguous()?, &v.contiguous()?, op)
@@ -303,20 +320,41 @@ mod tests {
 
     /// `q [B,H,Lq,Dh]` against `k`/`v [B,H,Lk,Dh]`, values and all three gradients.
     fn check(q_dims: [usize; 4], lk: usize, tpf: usize, q_offset: usize, seed: u64) -> Result<()> {
+        check_span(q_dims, lk, tpf, q_offset, 0, seed)
+    }
+
+    /// [`check`] with each query seeing `span` frames (0: all earlier ones).
+    fn check_span(
+        q_dims: [usize; 4],
+        lk: usize,
+        tpf: usize,
+        q_offset: usize,
+        span: usize,
+        seed: u64,
+    ) -> Result<()> {
         let [b, h, _, dh] = q_dims;
         let q = (random_tensor(&q_dims, seed)? * 2.0)?;
         let k = (random_tensor(&[b, h, lk, dh], seed + 1)? * 2.0)?;
         let v = random_tensor(&[b, h, lk, dh], seed + 2)?;
         assert_same_with_grads(
             &[q, k, v],
-            |t| super::block_causal_attention(&t[0], &t[1], &t[2], tpf, q_offset),
-            |t| reference::block_causal_attention(&t[0], &t[1], &t[2], tpf, q_offset),
+            |t| super::block_causal_attention(&t[0], &t[1], &t[2], tpf, q_offset, span),
+            |t| reference::block_causal_attention_span(&t[0], &t[1], &t[2], tpf, q_offset, span),
         )
     }
 
     #[test]
     fn matches_reference_on_the_model_shape() -> Result<()> {
         check([1, 2, 576, 64], 576, 64, 0, 1)
+    }
+
+    #[test]
+    fn matches_reference_with_a_limited_span() -> Result<()> {
+        // 9 frames of 64 tokens, each seeing 5; then two new frames on a cache
+        // of 4 (the rolling dream's merged pass); odd sizes
+        check_span([1, 2, 576, 32], 576, 64, 0, 5, 4)?;
+        check_span([2, 2, 128, 32], 384, 64, 256, 5, 5)?;
+        check_span([2, 3, 37, 10], 50, 7, 13, 2, 6)
     }
 
     #[test]
@@ -348,7 +386,7 @@ mod tests {
             &[q, k, v],
             |t| {
                 let t = heads(t)?;
-                super::block_causal_attention(&t[0], &t[1], &t[2], 5, 0)
+                super::block_causal_attention(&t[0], &t[1], &t[2], 5, 0, 0)
             },
             |t| {
                 let t = heads(t)?;

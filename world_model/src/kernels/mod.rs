@@ -11,6 +11,7 @@ mod gated_residual;
 mod gelu;
 mod layer_norm;
 mod linear;
+mod qkv;
 pub mod reference;
 mod rope;
 #[cfg(test)]
@@ -75,6 +76,38 @@ pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor, activation: Activation) -> Res
     }
 }
 
+/// A packed projection `qkv` `[B, L, 3 * H * Dh]` (q, k, v in that order, each
+/// `[H, Dh]`) split into `q`, `k`, `v` `[B, H, L, Dh]`, with the rotary
+/// embedding ([`rope`]) applied to `q` and `k`. One fused pass when no input
+/// records an autograd graph and all are `f32` on the CPU; the differentiable
+/// composition (permute, copy, rope twice) otherwise.
+pub fn split_heads_rope(
+    qkv: &Tensor,
+    heads: usize,
+    cos: &Tensor,
+    sin: &Tensor,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let (b, l, three_d) = qkv.dims3()?;
+    if heads == 0 || three_d % (3 * heads) != 0 {
+        bail!("split_heads_rope: width {three_d} is not 3 x {heads} heads");
+    }
+    let dh = three_d / (3 * heads);
+    let tracked = qkv.track_op() || cos.track_op() || sin.track_op();
+    let tables_fit = cos.dims() == [l, dh / 2] && sin.dims() == [l, dh / 2];
+    if !tracked && dh % 2 == 0 && tables_fit && fused_applies(&[qkv, cos, sin]) {
+        let all = qkv::split_heads_rope(qkv, heads, cos, sin)?; // [3, B, H, L, Dh]
+        return Ok((all.get(0)?, all.get(1)?, all.get(2)?));
+    }
+    let parts = qkv
+        .reshape((b, l, 3, heads, dh))?
+        .permute((2, 0, 3, 1, 4))?
+        .contiguous()?;
+    // rope checks the tables and names what does not fit
+    let q = rope(&parts.get(0)?, cos, sin)?;
+    let k = rope(&parts.get(1)?, cos, sin)?;
+    Ok((q, k, parts.get(2)?))
+}
+
 /// GELU with the tanh approximation, element-wise on any shape.
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
     if x.elem_count() == 0 {
@@ -97,6 +130,20 @@ pub fn block_causal_attention(
     v: &Tensor,
     tokens_per_frame: usize,
     q_offset: usize,
+) -> Result<Tensor> {
+    block_causal_attention_span(q, k, v, tokens_per_frame, q_offset, 0)
+}
+
+/// [`block_causal_attention`] where each query sees only the `span` frames
+/// ending at its own (0: every earlier frame). Training with a span and
+/// dreaming with a rolling cache of `span - 1` frames then see the same keys.
+pub fn block_causal_attention_span(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    tokens_per_frame: usize,
+    q_offset: usize,
+    span: usize,
 ) -> Result<Tensor> {
     let (b, h, _, dh) = q.dims4()?;
     let (kb, kh, lk, kd) = k.dims4()?;
@@ -121,9 +168,9 @@ pub fn block_causal_attention(
         return q.zeros_like();
     }
     if fused_applies(&[q, k, v]) {
-        return attention::block_causal_attention(q, k, v, tokens_per_frame, q_offset);
+        return attention::block_causal_attention(q, k, v, tokens_per_frame, q_offset, span);
     }
-    reference::block_causal_attention(q, k, v, tokens_per_frame, q_offset)
+    reference::block_causal_attention_span(q, k, v, tokens_per_frame, q_offset, span)
 }
 
 /// Gated residual `x + gate * y`.
@@ -177,6 +224,33 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
 mod tests {
     use super::testing::{max_rel_diff, random_tensor};
     use super::*;
+
+    #[test]
+    fn fused_split_heads_rope_equals_the_composition() -> Result<()> {
+        for (b, l, h, dh) in [(1, 3, 1, 2), (2, 64, 4, 32), (3, 192, 2, 16)] {
+            let qkv = random_tensor(&[b, l, 3 * h * dh], 1)?;
+            let cos = random_tensor(&[l, dh / 2], 2)?;
+            let sin = random_tensor(&[l, dh / 2], 3)?;
+            let fused = split_heads_rope(&qkv, h, &cos, &sin)?;
+            // a graph-recording input takes the composition
+            let var = candle_core::Var::from_tensor(&qkv)?;
+            let plain = split_heads_rope(var.as_tensor(), h, &cos, &sin)?;
+            assert!(plain.0.track_op() && !fused.0.track_op());
+            for (f, p) in [
+                (&fused.0, &plain.0),
+                (&fused.1, &plain.1),
+                (&fused.2, &plain.2),
+            ] {
+                assert_eq!(f.dims(), &[b, h, l, dh]);
+                assert!(max_rel_diff(f, p)? < 1e-6);
+            }
+        }
+        let qkv = random_tensor(&[1, 4, 12], 4)?;
+        let bad = random_tensor(&[3, 1], 5)?;
+        assert!(split_heads_rope(&qkv, 2, &bad, &bad).is_err());
+        assert!(split_heads_rope(&qkv, 5, &bad, &bad).is_err());
+        Ok(())
+    }
     use candle_core::DType;
 
     #[test]

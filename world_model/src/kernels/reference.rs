@@ -45,11 +45,31 @@ pub fn block_causal_mask(
     dtype: DType,
     device: &Device,
 ) -> Result<Tensor> {
+    block_causal_mask_span(lq, lk, tokens_per_frame, q_offset, 0, dtype, device)
+}
+
+/// [`block_causal_mask`] where each query sees only `span` frames, its own
+/// included (0: every earlier frame).
+pub fn block_causal_mask_span(
+    lq: usize,
+    lk: usize,
+    tokens_per_frame: usize,
+    q_offset: usize,
+    span: usize,
+    dtype: DType,
+    device: &Device,
+) -> Result<Tensor> {
     let mut mask = Vec::with_capacity(lq * lk);
     for i in 0..lq {
         let q_frame = (q_offset + i) / tokens_per_frame;
+        let first = if span == 0 {
+            0
+        } else {
+            (q_frame + 1).saturating_sub(span)
+        };
         mask.extend((0..lk).map(|j| {
-            if j / tokens_per_frame <= q_frame {
+            let k_frame = j / tokens_per_frame;
+            if k_frame <= q_frame && k_frame >= first {
                 0f32
             } else {
                 f32::NEG_INFINITY
@@ -71,15 +91,29 @@ pub fn block_causal_attention(
     tokens_per_frame: usize,
     q_offset: usize,
 ) -> Result<Tensor> {
+    block_causal_attention_span(q, k, v, tokens_per_frame, q_offset, 0)
+}
+
+/// [`block_causal_attention`] where each query sees only `span` frames, its
+/// own included (0: every earlier frame).
+pub fn block_causal_attention_span(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    tokens_per_frame: usize,
+    q_offset: usize,
+    span: usize,
+) -> Result<Tensor> {
     let (_, _, lq, dh) = q.dims4()?;
     let lk = k.dim(2)?;
     let scale = 1.0 / (dh as f64).sqrt();
     let scores = (q.contiguous()?.matmul(&k.t()?.contiguous()?)? * scale)?;
-    let mask = block_causal_mask(
+    let mask = block_causal_mask_span(
         lq,
         lk,
         tokens_per_frame,
         q_offset,
+        span,
         scores.dtype(),
         scores.device(),
     )?;

@@ -49,6 +49,18 @@ impl Default for SampleOptions {
 }
 
 impl SampleOptions {
+    /// An error unless there is at least one Euler step and the context noise
+    /// lies in `[0, 1)`.
+    pub fn check(&self) -> ModelResult<()> {
+        if self.steps == 0 || !(0.0..1.0).contains(&self.context_noise) {
+            return Err(ModelError::InvalidConfig(format!(
+                "sampling steps {} / context noise {}",
+                self.steps, self.context_noise
+            )));
+        }
+        Ok(())
+    }
+
     /// The sampling settings a model's config records: its `sampling_steps` Euler
     /// steps and its `sampling_context_noise`, with the key/value cache.
     pub fn for_model(cfg: &crate::config::ModelConfig) -> Self {
@@ -171,12 +183,7 @@ fn dream_step_in_pool(
         ));
     }
     check_actions(&cfg.action, &actions.narrow(1, 1, wn)?)?;
-    if opts.steps == 0 || !(0.0..1.0).contains(&opts.context_noise) {
-        return Err(ModelError::InvalidConfig(format!(
-            "sampling steps {} / context noise {}",
-            opts.steps, opts.context_noise
-        )));
-    }
+    opts.check()?;
     let dev = context.device();
     let cs = opts.context_noise;
     let ctx = if cs > 0.0 {
@@ -270,8 +277,14 @@ impl LatentDreams {
                 }
             };
             let noise = gaussian(&[b, 2, c, h, w], rng, self.window.device())?;
-            let (out, next) =
-                rolling::rolling_step(model, &ctx, &action.unsqueeze(1)?, &noise, opts, wn - 1)?;
+            let (out, next) = rolling::rolling_step(
+                model,
+                &ctx,
+                &action.unsqueeze(1)?,
+                &noise,
+                opts,
+                cfg.rolling_keep(),
+            )?;
             self.rolling = Some(next);
             out
         } else {

@@ -120,7 +120,10 @@ pub fn rolling_start(
     let cache = model
         .forward_from_time(&older, &levels, &actions.narrow(1, 0, wn - 1)?, 0, true)?
         .cache
-        .ok_or_else(|| ModelError::InvalidConfig("the forward kept no cache".into()))?
+        .ok_or_else(|| ModelError::InvalidConfig("the forward kept no cache".into()))?;
+    // with an attention span, only the frames the next ones can see
+    let cache = cache
+        .drop_oldest(cache.frames.saturating_sub(cfg.rolling_keep()))?
         .detach();
     Ok(RollingContext {
         cache,
@@ -133,7 +136,8 @@ pub fn rolling_start(
 ///
 /// `noise`: `[B, 2, C, h, w]`, the pending frame's augmentation noise and the
 /// new frame's starting noise. `keep`: the frames the returned cache holds
-/// (`W - 1` to attend as a window does; more to attend further back).
+/// (`ModelConfig::rolling_keep`, to attend as training did; more to attend
+/// further back when the model has no span).
 /// Returns the step and the context for the next one.
 pub fn rolling_step(
     model: &DiT,
@@ -158,12 +162,7 @@ pub fn rolling_step(
         ));
     }
     check_actions(&cfg.action, action)?;
-    if opts.steps == 0 || !(0.0..1.0).contains(&opts.context_noise) {
-        return Err(ModelError::InvalidConfig(format!(
-            "sampling steps {} / context noise {}",
-            opts.steps, opts.context_noise
-        )));
-    }
+    opts.check()?;
     let dev = ctx.pending.device();
     let cs = opts.context_noise;
     let action = action.to_dtype(DType::F32)?;

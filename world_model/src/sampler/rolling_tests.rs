@@ -64,12 +64,30 @@ fn the_first_rolling_step_equals_a_window_step() {
 
 #[test]
 fn rolling_without_dropping_equals_one_causal_forward_over_the_sequence() {
-    let cfg = ModelConfig::tiny();
+    rolling_equals_one_forward(&ModelConfig::tiny(), 3, 100);
+}
+
+#[test]
+fn rolling_with_a_span_equals_one_spanned_forward_over_the_sequence() {
+    // frames see 3 (themselves and 2 before): the rolling cache keeps 2 and,
+    // dropping frames as it goes, still computes exactly the long forward
+    let cfg = ModelConfig {
+        context_frames: 3,
+        attention_span: Some(3),
+        ..ModelConfig::tiny()
+    };
+    assert_eq!(cfg.rolling_keep(), 2);
+    rolling_equals_one_forward(&cfg, 5, cfg.rolling_keep());
+}
+
+/// Dreams `steps` rolling steps (K = 1, cache of `keep` frames), then checks the
+/// last one against a single forward over the true and dreamed frames.
+fn rolling_equals_one_forward(cfg: &ModelConfig, steps: usize, keep: usize) {
+    let cfg = cfg.clone();
     let model = trained_like(&cfg, 4);
     let (c, h, w) = cfg.latent_shape();
     let wn = cfg.context_frames;
     let (ctx, start_acts, _) = start_inputs(&cfg, 1);
-    let steps = 3;
     let step_acts = randn(&[1, steps, 2], 24);
     let mut state = rolling_start(
         &model,
@@ -84,8 +102,8 @@ fn rolling_without_dropping_equals_one_causal_forward_over_the_sequence() {
     for j in 0..steps {
         let noise = randn(&[1, 2, c, h, w], 30 + j as u64);
         let a = step_acts.narrow(1, j, 1).unwrap();
-        let (out, next) = rolling_step(&model, &state, &a, &noise, &opts(1), 100).unwrap();
-        assert_eq!(next.cache.frames, wn + j, "nothing dropped with keep 100");
+        let (out, next) = rolling_step(&model, &state, &a, &noise, &opts(1), keep).unwrap();
+        assert_eq!(next.cache.frames, (wn + j).min(keep));
         frames.push(out.next.unsqueeze(1).unwrap());
         last_noise = Some(noise.narrow(1, 1, 1).unwrap());
         state = next;
