@@ -22,7 +22,9 @@ use somnium_world_model::config::ContextCache;
 use somnium_world_model::config::{CodecKind, ModelConfig};
 use somnium_world_model::dit::DiT;
 use somnium_world_model::sampler::rolling::{rolling_start, rolling_step, RollingContext};
-use somnium_world_model::sampler::{dream_step_with_noise, DreamStep, SampleOptions};
+use somnium_world_model::sampler::{
+    dream_step_with_noise, window_actions, DreamStep, SampleOptions,
+};
 use somnium_world_model::train::checkpointing::load_model_and_meta;
 
 use crate::EnvError;
@@ -258,14 +260,10 @@ impl DreamModel {
         let device = self.model.device();
         let wn = self.context_frames();
         let a_dim = self.config().action.width();
-        let contexts: Vec<&Tensor> = states.iter().map(|s| &s.context).collect();
-        let context = Tensor::stack(&contexts, 0)?;
         let flat: Vec<f32> = actions.iter().flatten().copied().collect();
         let new_actions = Tensor::from_vec(flat, (b, 1, a_dim), device)?;
         let pasts: Vec<&Tensor> = states.iter().map(|s| &s.past_actions).collect();
         let recent = Tensor::cat(&[&Tensor::stack(&pasts, 0)?, &new_actions], 1)?;
-        let zero = Tensor::zeros((b, 1, a_dim), DType::F32, device)?;
-        let window = Tensor::cat(&[&zero, &recent], 1)?;
         let noises = states
             .iter()
             .map(|s| self.noise(s))
@@ -275,11 +273,14 @@ impl DreamModel {
             let (out, next) = self.rolling_batch(states, &new_actions, &noise)?;
             (out, Some(next))
         } else {
+            let contexts: Vec<&Tensor> = states.iter().map(|s| &s.context).collect();
+            let context = Tensor::stack(&contexts, 0)?;
+            let window = window_actions(&recent)?;
             let out = dream_step_with_noise(&self.model, &context, &window, &noise, &self.options)?;
             (out, None)
         };
-        // Detached: the model's weights are variables, so its outputs carry their
-        // autograd history; kept in the context it would grow with every step.
+        // Detached, so that no autograd history can ride along in the context
+        // (the model is built for inference and records none; this keeps it so)
         let next_latent = out.next.detach();
         let decoded = self.codec.decode(&next_latent.unsqueeze(1)?)?;
         let (h, w) = self.frame_size();
@@ -331,8 +332,6 @@ impl DreamModel {
         if !fresh.is_empty() {
             let ctx: Vec<&Tensor> = fresh.iter().map(|&i| &states[i].context).collect();
             let acts: Vec<&Tensor> = fresh.iter().map(|&i| &states[i].past_actions).collect();
-            let acts = Tensor::stack(&acts, 0)?;
-            let zero = acts.narrow(1, 0, 1)?.zeros_like()?;
             let idx = Tensor::from_vec(
                 fresh.iter().map(|&i| i as u32).collect::<Vec<_>>(),
                 fresh.len(),
@@ -341,7 +340,7 @@ impl DreamModel {
             let start = rolling_start(
                 &self.model,
                 &Tensor::stack(&ctx, 0)?,
-                &Tensor::cat(&[&zero, &acts], 1)?,
+                &window_actions(&Tensor::stack(&acts, 0)?)?,
                 &noise.index_select(&idx, 0)?.narrow(1, 0, wn - 1)?,
                 &self.options,
             )?;

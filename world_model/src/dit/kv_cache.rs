@@ -18,26 +18,31 @@ pub struct KvCache {
 }
 
 impl KvCache {
-    /// The cache without its `n` oldest frames (views, no copy); `start` moves on by `n`.
-    pub fn drop_oldest(&self, n: usize) -> ModelResult<Self> {
-        let n = n.min(self.frames);
-        let keep = self.frames - n;
+    /// `count` frames from frame `first` on (views, no copy), `start` moved to
+    /// the first of them.
+    fn frame_range(&self, first: usize, count: usize) -> ModelResult<Self> {
         let layers = self
             .layers
             .iter()
             .map(|(k, v)| {
                 let per = k.dim(2)? / self.frames.max(1);
                 Ok((
-                    k.narrow(2, n * per, keep * per)?,
-                    v.narrow(2, n * per, keep * per)?,
+                    k.narrow(2, first * per, count * per)?,
+                    v.narrow(2, first * per, count * per)?,
                 ))
             })
             .collect::<ModelResult<Vec<_>>>()?;
         Ok(Self {
             layers,
-            frames: keep,
-            start: self.start + n,
+            frames: count,
+            start: self.start + first,
         })
+    }
+
+    /// The cache without its `n` oldest frames (views, no copy); `start` moves on by `n`.
+    pub fn drop_oldest(&self, n: usize) -> ModelResult<Self> {
+        let n = n.min(self.frames);
+        self.frame_range(n, self.frames - n)
     }
 
     /// The same keys and values cut from the autograd graph (a dream that keeps
@@ -56,20 +61,7 @@ impl KvCache {
 
     /// The cache's first `n` frames only (views, no copy).
     pub fn first_frames(&self, n: usize) -> ModelResult<Self> {
-        let n = n.min(self.frames);
-        let layers = self
-            .layers
-            .iter()
-            .map(|(k, v)| {
-                let per = k.dim(2)? / self.frames.max(1);
-                Ok((k.narrow(2, 0, n * per)?, v.narrow(2, 0, n * per)?))
-            })
-            .collect::<ModelResult<Vec<_>>>()?;
-        Ok(Self {
-            layers,
-            frames: n,
-            start: self.start,
-        })
+        self.frame_range(0, n.min(self.frames))
     }
 
     /// Batch member `i`'s cache (batch 1, views).

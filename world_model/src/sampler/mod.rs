@@ -186,11 +186,7 @@ fn dream_step_in_pool(
     opts.check()?;
     let dev = context.device();
     let cs = opts.context_noise;
-    let ctx = if cs > 0.0 {
-        ((context * (1.0 - cs))? + (noise.narrow(1, 0, wn)? * cs)?)?
-    } else {
-        context.clone()
-    };
+    let ctx = noised(context, &noise.narrow(1, 0, wn)?, cs)?;
     let s_ctx = Tensor::full(cs as f32, (b, wn), dev)?;
     let last_ctx = ctx.narrow(1, wn - 1, 1)?.squeeze(1)?;
     let new_action = actions.narrow(1, wn, 1)?;
@@ -235,8 +231,19 @@ fn dream_step_in_pool(
     })
 }
 
-/// The window actions `[B, W+1, A]` for a step: zeros at position 0, then `recent` `[B, W, A]`.
-fn window_actions(recent: &Tensor) -> ModelResult<Tensor> {
+/// `x * (1 - s) + noise * s` (the flow's interpolation at level `s`), or `x`
+/// itself when `s == 0`.
+fn noised(x: &Tensor, noise: &Tensor, s: f64) -> ModelResult<Tensor> {
+    if s > 0.0 {
+        Ok(((x * (1.0 - s))? + (noise * s)?)?)
+    } else {
+        Ok(x.clone())
+    }
+}
+
+/// The window actions `[B, F+1, A]` for `F` frames' actions `recent`
+/// `[B, F, A]`: zeros (the ignored position 0) first.
+pub fn window_actions(recent: &Tensor) -> ModelResult<Tensor> {
     let (b, _, a) = recent.dims3()?;
     let zero = Tensor::zeros((b, 1, a), DType::F32, recent.device())?;
     Ok(Tensor::cat(&[&zero, recent], 1)?)

@@ -21,7 +21,7 @@
 
 use candle_core::{DType, Tensor};
 
-use super::{check_actions, DreamStep, SampleOptions};
+use super::{check_actions, noised, DreamStep, SampleOptions};
 use crate::dit::{DiT, KvCache};
 use crate::model_error::{shape_error, ModelError, ModelResult};
 use crate::objective::clean_estimate;
@@ -57,15 +57,6 @@ impl RollingContext {
             pending: Tensor::cat(&pending, 0)?,
             pending_action: Tensor::cat(&actions, 0)?,
         })
-    }
-}
-
-/// `x * (1 - s) + noise * s` (the flow's interpolation), or `x` when `s == 0`.
-fn noised(x: &Tensor, noise: &Tensor, s: f64) -> ModelResult<Tensor> {
-    if s > 0.0 {
-        Ok(((x * (1.0 - s))? + (noise * s)?)?)
-    } else {
-        Ok(x.clone())
     }
 }
 
